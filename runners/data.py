@@ -1,0 +1,279 @@
+"""Provides image data sets as in-memory uint8 arrays (N, H, W, C) with labels and class names.
+
+Sources: `mnist`, `fashion-mnist` and `cifar10` (local files first, else torchvision's download with
+its own checksums), and `imagefolder:PATH` (a folder or .tar.gz with one subfolder per class).
+Decoded arrays are cached as .npz under the data folder so the second run starts in a second.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import tarfile
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vitui.config import DataError
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".ppm", ".tif", ".tiff")
+MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+MNIST_CLASSES = [str(d) for d in range(10)]
+FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+
+
+@dataclass
+class ImageData:
+    """A data set in memory. test_x is None when the source has no test split (e.g. an image folder)."""
+
+    name: str
+    train_x: np.ndarray  # (N, H, W, C) uint8
+    train_y: np.ndarray  # (N,) int64
+    test_x: np.ndarray | None
+    test_y: np.ndarray | None
+    class_names: list[str]
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return tuple(self.train_x.shape[1:])  # type: ignore[return-value]
+
+
+def default_data_dir() -> Path:
+    env = os.environ.get("VITUI_DATA")
+    if env:
+        return Path(env).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "vitui"
+
+
+def offline() -> bool:
+    """VITUI_OFFLINE=1 forbids downloads (tests, air-gapped machines): a missing set fails at once."""
+    return os.environ.get("VITUI_OFFLINE", "") not in ("", "0", "false", "no")
+
+
+def load_dataset(name: str, data_dir: Path | None = None) -> ImageData:
+    data_dir = Path(data_dir) if data_dir else default_data_dir()
+    if name == "mnist":
+        return _load_idx_set(name, data_dir, MNIST_CLASSES, ["mnist", "MNIST/raw"], "MNIST")
+    if name == "fashion-mnist":
+        return _load_idx_set(name, data_dir, FASHION_CLASSES,
+                             ["fashion-mnist", "FashionMNIST/raw", "/usr/share/datasets/fashion-mnist"], "FashionMNIST")
+    if name == "cifar10":
+        return _load_cifar10(data_dir)
+    if name.startswith("imagefolder:"):
+        return _load_imagefolder(Path(name.removeprefix("imagefolder:")).expanduser(), data_dir)
+    raise DataError(f"unknown dataset {name!r}; use mnist, fashion-mnist, cifar10 or imagefolder:PATH")
+
+
+# --------------------------------------------------------------------------- MNIST-style idx files
+
+def read_idx(path: Path) -> np.ndarray:
+    """Read an idx file (optionally gzipped): a big-endian header of dims, then uint8 data."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as fh:
+        raw = fh.read()
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+        raise DataError(f"{path} is not an idx file of bytes (bad magic number); re-download it")
+    ndim = raw[3]
+    dims = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
+    if data.size != int(np.prod(dims)):
+        raise DataError(f"{path} is truncated ({data.size} of {int(np.prod(dims))} bytes); re-download it")
+    return data.reshape(dims)
+
+
+def _find_idx_files(folder: Path) -> list[Path] | None:
+    found = []
+    for stem in MNIST_FILES:
+        for candidate in (folder / stem, folder / f"{stem}.gz"):
+            if candidate.is_file():
+                found.append(candidate)
+                break
+        else:
+            return None
+    return found
+
+
+def _load_idx_set(name: str, data_dir: Path, classes: list[str], places: list[str], tv_name: str) -> ImageData:
+    folders = [data_dir / p if not p.startswith("/") else Path(p) for p in places]
+    files = next((f for f in map(_find_idx_files, folders) if f), None)
+    if files is None:
+        _download_torchvision(name, tv_name, data_dir, folders)
+        files = _find_idx_files(data_dir / tv_name / "raw")
+        if files is None:
+            raise DataError(f"data set {name}: download finished but the files are not in {data_dir / tv_name / 'raw'}")
+    train_x, train_y, test_x, test_y = (read_idx(f) for f in files)
+    if train_x.shape[0] != train_y.shape[0] or test_x.shape[0] != test_y.shape[0]:
+        raise DataError(f"data set {name}: image and label files disagree in length in {files[0].parent}")
+    return ImageData(name, train_x[..., None], train_y.astype(np.int64), test_x[..., None], test_y.astype(np.int64), classes)
+
+
+def _download_torchvision(name: str, tv_name: str, data_dir: Path, looked: list[Path]) -> None:
+    where = ", ".join(str(p) for p in looked)
+    hint = (f"put the four idx files ({', '.join(MNIST_FILES)}, .gz or not) in {looked[0]}, "
+            f"or pass --data-dir to a folder that has them")
+    if offline():
+        raise DataError(f"data set {name} not found (looked in {where}) and downloads are off (VITUI_OFFLINE); {hint}")
+    import torchvision
+
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        getattr(torchvision.datasets, tv_name)(root=str(data_dir), train=True, download=True)
+    except Exception as exc:  # noqa: BLE001 - network errors come in many types
+        raise DataError(f"data set {name} not found (looked in {where}) and the download failed "
+                        f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); {hint}") from None
+
+
+# --------------------------------------------------------------------------- CIFAR-10
+
+def _load_cifar10(data_dir: Path) -> ImageData:
+    folder = data_dir / "cifar-10-batches-py"
+    hint = (f"put the python version of CIFAR-10 (cifar-10-python.tar.gz, or its extracted cifar-10-batches-py "
+            f"folder) in {data_dir}, or use --set dataset=imagefolder:PATH with a folder of class subfolders")
+    if not folder.is_dir() and not (data_dir / "cifar-10-python.tar.gz").is_file() and offline():
+        raise DataError(f"data set cifar10 not found (looked in {folder}) and downloads are off (VITUI_OFFLINE); {hint}")
+    import torchvision
+
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        train = torchvision.datasets.CIFAR10(root=str(data_dir), train=True, download=not folder.is_dir())
+        test = torchvision.datasets.CIFAR10(root=str(data_dir), train=False, download=False)
+    except Exception as exc:  # noqa: BLE001
+        raise DataError(f"data set cifar10 not found in {folder} and could not be downloaded "
+                        f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); {hint}") from None
+    return ImageData("cifar10", np.asarray(train.data), np.asarray(train.targets, dtype=np.int64),
+                     np.asarray(test.data), np.asarray(test.targets, dtype=np.int64), list(train.classes))
+
+
+# --------------------------------------------------------------------------- image folders
+
+def _cache_dir(data_dir: Path) -> Path:
+    """The decoded-array cache: inside the data folder when writable, else the per-user cache."""
+    for base in (data_dir, default_data_dir()):
+        folder = base / "vitui-cache"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            if os.access(folder, os.W_OK):
+                return folder
+        except OSError:
+            continue
+    return Path(tempfile.gettempdir())
+
+
+def _source_key(path: Path) -> str:
+    """Cache key from the source's path, size and modification time: editing the source invalidates it."""
+    stat = path.stat()
+    if path.is_dir():
+        stamp = max((p.stat().st_mtime_ns for p in path.rglob("*")), default=stat.st_mtime_ns)
+    else:
+        stamp = stat.st_mtime_ns
+    text = f"{path.resolve()}|{stat.st_size}|{stamp}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _load_imagefolder(path: Path, data_dir: Path) -> ImageData:
+    if not path.exists():
+        raise DataError(f"data set imagefolder:{path}: {path} does not exist; give a folder with one subfolder "
+                        "of images per class, or a .tar.gz of one")
+    cache = _cache_dir(data_dir) / f"imagefolder-{path.name}-{_source_key(path)}.npz"
+    if cache.is_file():
+        try:
+            with np.load(cache) as npz:
+                return ImageData(f"imagefolder:{path}", npz["x"], npz["y"], None, None, [str(c) for c in npz["classes"]])
+        except (OSError, ValueError, KeyError):
+            cache.unlink(missing_ok=True)  # a corrupt cache is rebuilt, never trusted
+    if path.is_file():
+        with tempfile.TemporaryDirectory(prefix="vitui-extract-") as tmp:
+            try:
+                with tarfile.open(path) as tar:
+                    tar.extractall(tmp, filter="data")
+            except (tarfile.TarError, OSError) as exc:
+                raise DataError(f"data set imagefolder:{path}: cannot unpack it ({exc}); give a .tar.gz or a folder") from None
+            x, y, classes = _decode_folder(_class_root(Path(tmp), path))
+    else:
+        x, y, classes = _decode_folder(_class_root(path, path))
+    tmp_cache = cache.with_suffix(".tmp.npz")
+    np.savez(tmp_cache, x=x, y=y, classes=np.array(classes))
+    os.replace(tmp_cache, cache)
+    return ImageData(f"imagefolder:{path}", x, y, None, None, classes)
+
+
+def _class_root(folder: Path, source: Path) -> Path:
+    """Descend through single-folder wrappers (train/, cifar10/train/) to the folder of class folders."""
+    current = folder
+    for _ in range(4):
+        subdirs = sorted(p for p in current.iterdir() if p.is_dir())
+        images = [p for p in current.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
+        if len(subdirs) == 1 and not images:
+            current = subdirs[0]
+            continue
+        if len(subdirs) >= 2:
+            return current
+        break
+    raise DataError(f"data set imagefolder:{source}: expected one subfolder of images per class (at least two)")
+
+
+def _decode_one(path: str) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(path) as img:
+        return np.asarray(img.convert("RGB"))
+
+
+def _decode_folder(root: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    classes = sorted(p.name for p in root.iterdir() if p.is_dir())
+    paths, labels = [], []
+    for index, cls in enumerate(classes):
+        files = sorted(p for p in (root / cls).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        paths += [str(p) for p in files]
+        labels += [index] * len(files)
+    if not paths:
+        raise DataError(f"data set imagefolder:{root}: no images found ({', '.join(IMAGE_SUFFIXES)})")
+    workers = min(os.cpu_count() or 1, 8)
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        images = list(pool.map(_decode_one, paths, chunksize=256))
+    shapes = {img.shape for img in images}
+    if len(shapes) != 1:
+        raise DataError(f"data set imagefolder:{root}: images differ in size ({sorted(shapes)[:3]}...); resize them to one size")
+    x = np.stack(images)
+    if all(np.array_equal(x[..., 0], x[..., c]) for c in (1, 2)):
+        x = x[..., :1].copy()  # greyscale images stored as RGB: keep one channel
+    return x, np.asarray(labels, dtype=np.int64), classes
+
+
+# --------------------------------------------------------------------------- splits
+
+@dataclass
+class Splits:
+    train_x: np.ndarray
+    train_y: np.ndarray
+    val_x: np.ndarray
+    val_y: np.ndarray
+    test_x: np.ndarray
+    test_y: np.ndarray
+    test_name: str  # "test", or "val" when the source has no test split and validation doubles as it
+
+
+def split(data: ImageData, val_fraction: float, seed: int) -> Splits:
+    """Hold out a seeded, class-stratified validation part of the train split."""
+    rng = np.random.default_rng(seed)
+    val_idx = []
+    for cls in range(len(data.class_names)):
+        members = np.flatnonzero(data.train_y == cls)
+        rng.shuffle(members)
+        val_idx.append(members[: int(round(len(members) * val_fraction))])
+    val = np.sort(np.concatenate(val_idx)) if val_idx else np.array([], dtype=np.int64)
+    mask = np.ones(len(data.train_y), dtype=bool)
+    mask[val] = False
+    train_x, train_y = data.train_x[mask], data.train_y[mask]
+    val_x, val_y = data.train_x[val], data.train_y[val]
+    if data.test_x is not None:
+        return Splits(train_x, train_y, val_x, val_y, data.test_x, data.test_y, "test")
+    if len(val) == 0:
+        raise DataError(f"data set {data.name} has no test split, so it needs a validation part: set val_fraction > 0")
+    return Splits(train_x, train_y, val_x, val_y, val_x, val_y, "val")

@@ -1,0 +1,106 @@
+"""Provides the training loop of the from-scratch NumPy MLP: full-batch gradient descent, the seed's setup."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from runners import data as datasets
+from runners.checkpoint import save_checkpoint
+from runners.metrics import BestTracker, evaluation
+from runners.models.mlp_numpy import TwoLayerMLP
+from runners.worker import RunContext, StopRequested
+from vitui import runstore
+from vitui.config import RunConfig
+from vitui.events import Metric, Progress
+
+
+def take_per_class(x: np.ndarray, y: np.ndarray, per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first `per_class` images of each class after a seeded shuffle (the seed used 1,000 per digit)."""
+    if per_class <= 0:
+        return x, y
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(y))
+    keep = np.concatenate([order[y[order] == c][:per_class] for c in np.unique(y)])
+    keep.sort()
+    return x[keep], y[keep]
+
+
+def train(config: RunConfig, ctx: RunContext) -> dict[str, Any]:
+    cfg, args = config.train, config.model_args
+    started = time.monotonic()
+
+    # ---- data: flatten, scale pixels to [0, 1]
+    source = datasets.load_dataset(cfg.dataset, ctx.data_dir)
+    splits = datasets.split(source, cfg.val_fraction, cfg.seed)
+    train_x, train_y = take_per_class(splits.train_x, splits.train_y, cfg.per_class, cfg.seed)
+    dtype = np.dtype(cfg.dtype)
+
+    def flat(images: np.ndarray) -> np.ndarray:
+        return images.reshape(len(images), int(np.prod(images.shape[1:]))).astype(dtype) / dtype.type(255)
+
+    X, Xval, Xtest = flat(train_x), flat(splits.val_x), flat(splits.test_x)
+    classes = source.class_names
+    ctx.info(f"{source.name}: {len(X)} training images ({cfg.per_class or 'all'} per class), "
+             f"{len(Xval)} validation, {len(Xtest)} {splits.test_name}; {X.shape[1]} inputs, {len(classes)} classes")
+
+    # ---- model
+    model = TwoLayerMLP(X.shape[1], args.hidden, len(classes), seed=cfg.seed, dtype=cfg.dtype)
+    best = BestTracker("val_acc" if len(Xval) else "train_acc")
+    config_dict = config.to_dict()
+
+    # ---- loop: log every N iterations, evaluate every M
+    loss_sum, loss_count, interval_start = 0.0, 0, time.monotonic()
+    iteration = 0
+    try:
+        for iteration in range(1, cfg.iterations + 1):
+            loss, grads, logits = model.loss_and_grads(X, train_y, cfg.l2)
+            model.step(grads, cfg.lr)
+            loss_sum += loss
+            loss_count += 1
+            if iteration % cfg.log_every == 0 or iteration == cfg.iterations:
+                ctx.emit(Metric(step=iteration, epoch=iteration, split="train", values={"loss": loss_sum / loss_count}))
+                ctx.emit(Progress(step=iteration, total_steps=cfg.iterations, epoch=iteration,
+                                  total_epochs=cfg.iterations, unit="iteration"))
+                loss_sum, loss_count = 0.0, 0
+                ctx.check_stop()
+            if iteration % cfg.eval_every == 0 or iteration == cfg.iterations:
+                now = time.monotonic()
+                values = {"train_loss": loss, "train_acc": float((logits.argmax(axis=1) == train_y).mean())}
+                if len(Xval):
+                    values["val_loss"], values["val_acc"], _ = model.loss_and_accuracy(Xval, splits.val_y)
+                values["lr"] = cfg.lr
+                values["iter/s"] = cfg.eval_every / max(now - interval_start, 1e-9)
+                interval_start = now
+                if best.update(values[best.name], step=iteration, epoch=iteration, elapsed=now - started):
+                    save_checkpoint(ctx.run_dir, "best", model=_tensors(model.params), optimizer=None,
+                                    step=iteration, epoch=iteration, config=config_dict)
+                ctx.emit(Metric(step=iteration, epoch=iteration, split="epoch", values=values))
+                runstore.write_json_atomic(ctx.run_dir / runstore.SUMMARY, {"metrics": values, "best": best.to_dict()})
+
+    except StopRequested:
+        save_checkpoint(ctx.run_dir, "last", model=_tensors(model.params), optimizer=None,
+                        step=iteration, epoch=iteration, config=config_dict)
+        raise
+
+    # ---- finish: final checkpoint, figures on the test split, per-class table
+    save_checkpoint(ctx.run_dir, "last", model=_tensors(model.params), optimizer=None,
+                    step=iteration, epoch=iteration, config=config_dict)
+    train_loss, train_acc, _ = model.loss_and_accuracy(X, train_y)
+    test_loss, test_acc, pred = model.loss_and_accuracy(Xtest, splits.test_y)
+    result = evaluation(splits.test_name, splits.test_y, pred, test_loss, classes)
+    ctx.emit(result)
+    metrics = {"train_loss": train_loss, "train_acc": train_acc, f"{splits.test_name}_loss": test_loss,
+               f"{splits.test_name}_acc": test_acc, "time": time.monotonic() - started}
+    ctx.emit(Metric(step=iteration, epoch=iteration, split="test", values=metrics))
+    ctx.info(f"finished {iteration} iterations in {metrics['time']:.1f}s: train accuracy {train_acc * 100:.2f}%, "
+             f"{splits.test_name} accuracy {test_acc * 100:.2f}%")
+    return {"metrics": metrics, "best": best.to_dict(), "iterations": iteration}
+
+
+def _tensors(params: dict[str, np.ndarray]) -> dict[str, Any]:
+    import torch
+
+    return {name: torch.from_numpy(np.ascontiguousarray(value)) for name, value in params.items()}

@@ -1,0 +1,148 @@
+"""Provides the `vitui` command line: run experiments headless, list and inspect runs.
+
+Nothing heavy is imported at module level: `vitui --help` must answer instantly, so torch, the
+training code and the app load only inside the commands that need them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from vitui.config import ConfigError
+
+app = typer.Typer(add_completion=False, no_args_is_help=False, rich_markup_mode=None,
+                  help="Train and look inside the models that lead up to the Vision Transformer.")
+runs_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Browse past runs from their logs.")
+app.add_typer(runs_app, name="runs")
+
+RUNS_DIR_OPTION = typer.Option(None, "--runs-dir", help="folder of run folders [default: $VITUI_RUNS or ./runs]")
+DATA_DIR_OPTION = typer.Option(None, "--data-dir", help="folder of data sets [default: $VITUI_DATA or ~/.cache/vitui]")
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """One line on stderr saying what is wrong, then a non-zero exit."""
+    typer.echo(f"vitui: error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def runs_dir_or_default(path: Optional[Path]) -> Path:
+    from vitui.runstore import default_runs_dir
+
+    return path if path is not None else default_runs_dir()
+
+
+@app.callback(invoke_without_command=True)
+def main_callback(ctx: typer.Context) -> None:
+    if ctx.invoked_subcommand is None:
+        typer.echo(ctx.get_help())
+
+
+@app.command()
+def run(
+    experiment: str = typer.Argument(..., help="experiment name, a file in configs/ (see `vitui experiments`)"),
+    set_: list[str] = typer.Option([], "--set", help="override a setting: --set key=value (repeatable)"),
+    no_tui: bool = typer.Option(False, "--no-tui", help="train headless: one line per epoch, for tmux and batch jobs"),
+    runs_dir: Optional[Path] = RUNS_DIR_OPTION,
+    data_dir: Optional[Path] = DATA_DIR_OPTION,
+    device: Optional[str] = typer.Option(None, "--device", help="auto, cpu, cuda or mps"),
+    seed: Optional[int] = typer.Option(None, "--seed", help="random seed"),
+) -> None:
+    """Train an experiment in a background worker process and record the run."""
+    from vitui import config as cfg
+
+    try:
+        overrides = cfg.parse_overrides(set_)
+        if device is not None:
+            overrides["device"] = device
+        if seed is not None:
+            overrides["seed"] = str(seed)
+        config = cfg.resolve(experiment, overrides)
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+    if not no_tui:
+        try:
+            import vitui.app  # noqa: F401
+        except ImportError:
+            typer.echo("vitui: the dashboard is not built yet; training headless", err=True)
+            no_tui = True
+    from vitui.headless import run_headless
+
+    raise typer.Exit(run_headless(config, runs_dir_or_default(runs_dir), data_dir))
+
+
+@app.command()
+def experiments() -> None:
+    """List the experiments in configs/ and what each one trains."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from vitui import config as cfg
+
+    table = Table("experiment", "model", "dataset", "description")
+    for name in cfg.experiment_names():
+        data = cfg.load_experiment_file(name)
+        table.add_row(name, str(data.get("model", "")), str(data.get("dataset", "")), cfg.experiment_description(name))
+    Console().print(table)
+
+
+@app.command()
+def settings(experiment: str = typer.Argument(..., help="experiment name")) -> None:
+    """Show every setting of an experiment, its resolved value and what it does."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from vitui import config as cfg
+
+    try:
+        config = cfg.resolve(experiment)
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+    table = Table("setting", "value", "what it does")
+    for obj in (config.train, config.model_args):
+        for name, _, help_text in cfg.settings_help(type(obj)):
+            table.add_row(name, repr(getattr(obj, name)), help_text)
+    Console().print(table)
+
+
+@runs_app.command("list")
+def runs_list(runs_dir: Optional[Path] = RUNS_DIR_OPTION) -> None:
+    """Every run in the runs folder: experiment, data set, status, start, duration, best figure."""
+    from rich.console import Console
+
+    from vitui.runviews import runs_table
+    from vitui.runstore import list_runs
+
+    folder = runs_dir_or_default(runs_dir)
+    runs = list_runs(folder)
+    if not runs:
+        typer.echo(f"no runs in {folder}")
+        return
+    Console().print(runs_table(runs))
+
+
+@runs_app.command("show")
+def runs_show(run_name: str = typer.Argument(..., metavar="RUN", help="run folder, name, or a unique part of it"),
+              runs_dir: Optional[Path] = RUNS_DIR_OPTION) -> None:
+    """A run's config, status, final metrics and per-class table."""
+    from rich.console import Console
+
+    from vitui.runviews import show_run
+    from vitui.runstore import find_run
+
+    try:
+        path = find_run(runs_dir_or_default(runs_dir), run_name)
+    except LookupError as exc:
+        raise fail(str(exc)) from None
+    show_run(Console(), path)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,135 @@
+"""Provides the event records that flow from a training worker to the run log, the terminal and the app.
+
+Every record is a small dataclass of plain Python values (no torch, numpy or Textual types), so it
+pickles across a multiprocessing queue and turns into one self-contained JSON line in the run log.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, ClassVar
+
+
+@dataclass
+class Event:
+    kind: ClassVar[str] = "event"
+    t: float = field(default_factory=time.time, kw_only=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, **asdict(self)}
+
+
+@dataclass
+class Metric(Event):
+    """Scalar figures at one point of training: `split` says which data they describe."""
+
+    kind: ClassVar[str] = "metric"
+    step: int
+    epoch: float
+    split: str  # "train" (per logging interval), "epoch" (per epoch summary), "val", "test"
+    values: dict[str, float]
+
+
+@dataclass
+class Progress(Event):
+    """Where training stands, for progress bars and ETA."""
+
+    kind: ClassVar[str] = "progress"
+    step: int
+    total_steps: int
+    epoch: int
+    total_epochs: int
+    unit: str = "step"  # what one step is: "step" (a batch), "iteration", ...
+
+
+@dataclass
+class Log(Event):
+    """A line of text from the worker: info, warning or error (a traceback for a crash)."""
+
+    kind: ClassVar[str] = "log"
+    level: str
+    message: str
+
+
+@dataclass
+class Status(Event):
+    """A change of run state: running, completed, failed or stopped."""
+
+    kind: ClassVar[str] = "status"
+    state: str
+    detail: str = ""
+
+
+@dataclass
+class Evaluation(Event):
+    """Final classification figures on one split: accuracy, per-class table and confusion matrix."""
+
+    kind: ClassVar[str] = "evaluation"
+    split: str
+    accuracy: float
+    loss: float
+    class_names: list[str]
+    precision: list[float]
+    recall: list[float]
+    f1: list[float]
+    support: list[int]
+    confusion: list[list[int]]  # rows: true class, columns: predicted class
+
+
+@dataclass
+class Samples(Event):
+    """Generated text samples (e.g. dinosaur names) at one training step."""
+
+    kind: ClassVar[str] = "samples"
+    step: int
+    temperature: float
+    texts: list[str]
+    novel: list[bool]
+    novelty: float
+
+
+@dataclass
+class Attention(Event):
+    """Class-token attention maps of a ViT for a fixed set of probe images.
+
+    maps[p][l][h] is a grid x grid list of floats for probe p, layer l, head h;
+    rollout[p] is the attention rollout across layers for probe p.
+    Probe images are stored once per event as nested lists of RGB bytes (H x W x 3).
+    """
+
+    kind: ClassVar[str] = "attention"
+    step: int
+    grid: int
+    labels: list[int]
+    predictions: list[int]
+    class_names: list[str]
+    images: list[list[list[list[int]]]]
+    maps: list[list[list[list[list[float]]]]]
+    rollout: list[list[list[float]]]
+
+
+@dataclass
+class Misclassified(Event):
+    """A handful of validation images the model got wrong, with true and predicted labels."""
+
+    kind: ClassVar[str] = "misclassified"
+    step: int
+    class_names: list[str]
+    images: list[list[list[list[int]]]]  # each H x W x C bytes (C = 1 or 3)
+    labels: list[int]
+    predictions: list[int]
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.kind: cls for cls in (Metric, Progress, Log, Status, Evaluation, Samples, Attention, Misclassified)
+}
+
+
+def event_from_dict(data: dict[str, Any]) -> Event:
+    """Rebuild an event from its JSON form; unknown keys are ignored so old logs stay readable."""
+    cls = EVENT_TYPES.get(data.get("kind", ""))
+    if cls is None:
+        raise ValueError(f"unknown event kind {data.get('kind')!r}")
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in names})

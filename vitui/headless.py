@@ -1,0 +1,172 @@
+"""Provides the headless view of a run: one line per epoch, a rich progress bar on a terminal, final tables."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from vitui import runstore
+from vitui.events import Evaluation, Event, Log, Metric, Progress, Samples, Status
+
+if TYPE_CHECKING:
+    from vitui.config import RunConfig
+
+
+def format_value(key: str, value: Any) -> str:
+    if value is None:
+        return f"{key} nan"
+    if isinstance(value, float):
+        if "acc" in key or key == "novelty":
+            return f"{key} {value * 100:.2f}%"
+        if key == "lr":
+            return f"{key} {value:.2e}"
+        if key.endswith("/s"):
+            return f"{key} {value:,.0f}"
+        if key.endswith("time") or key.endswith("_s"):
+            return f"{key} {value:.1f}s"
+        return f"{key} {value:.4f}"
+    return f"{key} {value}"
+
+
+def format_epoch_line(metric: Metric, progress: Progress | None) -> str:
+    if progress is not None and progress.unit == "step":
+        head = f"epoch {int(round(metric.epoch))}/{progress.total_epochs}"
+    elif progress is not None:
+        head = f"{progress.unit} {metric.step}/{progress.total_steps}"
+    else:
+        head = f"step {metric.step}"
+    return "  ".join([head, *(format_value(k, v) for k, v in metric.values.items())])
+
+
+def evaluation_table(ev: Evaluation) -> Table:
+    table = Table(title=f"{ev.split} accuracy {ev.accuracy * 100:.2f}%  loss {ev.loss:.4f}", title_justify="left")
+    for name in ("class", "precision", "recall", "f1", "support"):
+        table.add_column(name, justify="left" if name == "class" else "right")
+    for i, cls in enumerate(ev.class_names):
+        table.add_row(cls, f"{ev.precision[i]:.3f}", f"{ev.recall[i]:.3f}", f"{ev.f1[i]:.3f}", str(ev.support[i]))
+    return table
+
+
+def confusion_table(ev: Evaluation) -> Table:
+    table = Table(title="confusion matrix (rows: true, columns: predicted)", title_justify="left")
+    table.add_column("")
+    for cls in ev.class_names:
+        table.add_column(cls[:6], justify="right")
+    for cls, row in zip(ev.class_names, ev.confusion):
+        table.add_row(cls[:12], *(str(v) for v in row))
+    return table
+
+
+class HeadlessPrinter:
+    """Turns worker events into terminal output: lines for logs and tmux, a progress bar for people."""
+
+    def __init__(self, stream: TextIO | None = None, *, progress_bar: bool | None = None):
+        stream = stream or sys.stdout
+        self.console = Console(file=stream, highlight=False, soft_wrap=True)
+        self.err = Console(stderr=True, highlight=False, soft_wrap=True)
+        if progress_bar is None:
+            progress_bar = stream.isatty()
+        self.bar = RichProgress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                                console=self.console, transient=True) if progress_bar else None
+        self._task = None
+        self._progress: Progress | None = None
+        self._last_rate = (0.0, 0)
+
+    def __enter__(self) -> "HeadlessPrinter":
+        if self.bar:
+            self.bar.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.bar:
+            self.bar.stop()
+
+    def handle(self, event: Event) -> None:
+        if isinstance(event, Progress):
+            self._on_progress(event)
+        elif isinstance(event, Metric) and event.split == "epoch":
+            self.console.print(format_epoch_line(event, self._progress))
+        elif isinstance(event, Evaluation):
+            self.console.print(evaluation_table(event))
+            if len(event.class_names) <= 12:
+                self.console.print(confusion_table(event))
+        elif isinstance(event, Samples):
+            shown = ", ".join(("" if novel else "*") + text for text, novel in zip(event.texts, event.novel))
+            self.console.print(f"samples @ {event.step} (T={event.temperature:g}, novel {event.novelty * 100:.0f}%, *=in training set): {shown}")
+        elif isinstance(event, Log):
+            if event.level == "error":
+                self.err.print(event.message.rstrip(), style="red", markup=False)
+            elif event.level == "warning":
+                self.err.print(f"warning: {event.message}", style="yellow", markup=False)
+            else:
+                self.console.print(event.message, markup=False)
+        elif isinstance(event, Status) and event.state != "running":
+            self.console.print(f"run {event.state}" + (f": {event.detail}" if event.detail else ""))
+
+    def _on_progress(self, event: Progress) -> None:
+        self._progress = event
+        if not self.bar:
+            return
+        now = time.monotonic()
+        last_t, last_step = self._last_rate
+        rate = ""
+        if last_t and now > last_t and event.step > last_step:
+            rate = f"{(event.step - last_step) / (now - last_t):,.1f} {event.unit}/s"
+        self._last_rate = (now, event.step)
+        desc = f"epoch {event.epoch}/{event.total_epochs}" if event.unit == "step" else event.unit + "s"
+        if self._task is None:
+            self._task = self.bar.add_task(desc, total=event.total_steps, rate=rate)
+        self.bar.update(self._task, completed=event.step, description=desc, rate=rate)
+
+
+def run_headless(config: "RunConfig", runs_dir: Path, data_dir: Path | None) -> int:
+    """Start a worker, print its events until it ends, and return the CLI's exit code.
+
+    Ctrl-C asks the worker for a graceful stop (checkpoint, status stopped, exit 130); a second
+    Ctrl-C kills it. The signal only sets a flag, so a queue read is never cut in half.
+    """
+    from vitui.launch import start_run
+
+    handle = start_run(config, runs_dir, data_dir)
+    interrupts = 0
+
+    def on_sigint(*_: Any) -> None:
+        nonlocal interrupts
+        interrupts += 1
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    printer = HeadlessPrinter()
+    printer.console.print(f"run folder {handle.run_dir}")
+    asked = 0
+    try:
+        with printer:
+            while True:
+                for event in handle.poll(timeout=0.2):
+                    printer.handle(event)
+                if interrupts > asked:
+                    asked = interrupts
+                    if asked == 1:
+                        handle.stop()
+                        printer.err.print("stopping after this step: saving a checkpoint (Ctrl-C again to kill)")
+                    else:
+                        handle.kill()
+                if not handle.alive:
+                    while events := handle.poll():
+                        for event in events:
+                            printer.handle(event)
+                    break
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    state = handle.reap()
+    code = handle.process.exitcode
+    if state == "failed" and code not in (1, 2):
+        printer.err.print(f"vitui: error: {runstore.load_run(handle.run_dir).status.get('detail')}")
+    return {"completed": 0, "stopped": 130}.get(state, 2 if code == 2 else 1)
