@@ -101,6 +101,7 @@ def _train(config: RunConfig, ctx: RunContext) -> dict[str, Any]:
     trainers: dict[str, Callable[[], Callable[[RunConfig, RunContext], dict[str, Any]]]] = {
         "numpy-mlp": lambda: __import__("runners.train_numpy_mlp", fromlist=["train"]).train,
         "image": lambda: __import__("runners.train_image", fromlist=["train"]).train,
+        "chars": lambda: __import__("runners.train_chars", fromlist=["train"]).train,
     }
     return trainers[config.task]()(config, ctx)
 

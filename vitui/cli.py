@@ -141,6 +141,41 @@ def runs_show(run_name: str = typer.Argument(..., metavar="RUN", help="run folde
     show_run(Console(), path)
 
 
+@app.command()
+def sample(run_name: str = typer.Argument(..., metavar="RUN", help="run folder, name, or a unique part of it"),
+           n: int = typer.Option(20, "--n", min=1, max=10_000, help="how many names"),
+           temperature: float = typer.Option(0.8, "--temperature", min=0.05, max=10.0,
+                                             help="< 1 safer names, > 1 wilder"),
+           seed: Optional[int] = typer.Option(None, "--seed", min=0, help="seed for reproducible names [default: random]"),
+           checkpoint: str = typer.Option("best", "--checkpoint", help="best or last"),
+           runs_dir: Optional[Path] = RUNS_DIR_OPTION) -> None:
+    """Sample names from a character model's checkpoint, marking those not in its training list."""
+    from vitui.runstore import CHECKPOINTS, find_run, load_run
+
+    try:
+        path = find_run(runs_dir_or_default(runs_dir), run_name)
+    except LookupError as exc:
+        raise fail(str(exc)) from None
+    if checkpoint not in ("best", "last"):
+        raise fail(f"bad --checkpoint {checkpoint!r}; choose best or last")
+    if load_run(path).config.get("task") != "chars":
+        raise fail(f"run {path.name} is not a character model; sampling needs a run of rnn-, lstm- or gru-dinos")
+    files = [path / CHECKPOINTS / f"{name}.pt" for name in (checkpoint, "last", "best")]
+    found = next((f for f in files if f.is_file()), None)
+    if found is None:
+        raise fail(f"run {path.name} has no checkpoint yet (looked in {path / CHECKPOINTS})")
+    if seed is None:
+        seed = int.from_bytes(os.urandom(4), "little")
+    from runners.train_chars import sample_checkpoint
+
+    names, novel = sample_checkpoint(found, n, temperature, seed)
+    width = max((len(name) for name in names), default=0)
+    for name, is_new in zip(names, novel):
+        typer.echo(f"{name:<{width}}  {'novel' if is_new else 'in training set'}")
+    typer.echo(f"{sum(novel)}/{len(names)} novel  ({found.parent.parent.name}, {found.stem} checkpoint, "
+               f"temperature {temperature:g}, seed {seed})")
+
+
 def main() -> None:
     try:
         app()

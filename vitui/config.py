@@ -43,6 +43,21 @@ class CNNArgs:
     dense: int = setting(512, "units of the hidden dense layer", min=1, max=65_536)
 
 
+@dataclass
+class RNNArgs:
+    hidden: int = setting(50, "hidden units of the vanilla RNN (the course used 50)", min=1, max=4096)
+    init_scale: float = setting(0.01, "weights start as normal noise times this (the course's 0.01)", min=0.0, max=10.0)
+    carry_state: bool = setting(True, "carry the hidden state from one name into the next, as the course does")
+
+
+@dataclass
+class CharRNNArgs:
+    hidden: int = setting(128, "hidden units per recurrent layer", min=1, max=65_536)
+    layers: int = setting(1, "stacked recurrent layers", min=1, max=16)
+    embedding: int = setting(32, "size of the learned character embedding", min=1, max=65_536)
+    dropout: float = setting(0.3, "dropout on the recurrent outputs (and between layers)", min=0.0, max=0.95)
+
+
 # --------------------------------------------------------------------------- task configs
 
 @dataclass
@@ -94,9 +109,32 @@ class ImageConfig(BaseConfig):
     misclassified: int = setting(16, "wrong validation images kept at the end (0 = off)", min=0, max=1000)
 
 
-MODEL_TASK: dict[str, str] = {"mlp-numpy": "numpy-mlp", "cnn": "image", "cnn-bn": "image"}
-MODEL_ARGS: dict[str, type] = {"mlp-numpy": MLPArgs, "cnn": CNNArgs, "cnn-bn": CNNArgs}
-TASK_CONFIGS: dict[str, type[BaseConfig]] = {"numpy-mlp": NumpyMLPConfig, "image": ImageConfig}
+@dataclass
+class CharConfig(BaseConfig):
+    """Character-level name generation: a vanilla NumPy RNN (one name per SGD step) or a batched LSTM / GRU."""
+
+    dataset: str = setting("dinos", "names to learn: dinos (the course's list) or names:PATH (one name per line)")
+    iterations: int = setting(35_000, "training steps: one name each for rnn-numpy, one batch for lstm / gru", min=1, max=10**9)
+    log_every: int = setting(200, "steps between training-loss readings", min=1, max=10**9)
+    eval_every: int = setting(2000, "steps between held-out evaluations (and best checkpoints)", min=1, max=10**9)
+    sample_every: int = setting(2000, "steps between sampled names (the course printed names every 2,000)", min=1, max=10**9)
+    samples: int = setting(7, "names sampled each time (the course sampled 7)", min=1, max=1000)
+    temperature: float = setting(1.0, "sampling temperature: < 1 safer names, > 1 wilder (changeable live)", min=0.05, max=10.0)
+    max_len: int = setting(50, "longest sampled name in characters (the course stopped at 50)", min=1, max=10_000)
+    lr: float = setting(0.01, "learning rate (the course's 0.01 for plain SGD)", min=0.0, max=100.0)
+    optimizer: str = setting("sgd", "update rule; rnn-numpy trains with plain sgd only", choices=("sgd", "adam", "adamw"))
+    weight_decay: float = setting(0.0, "weight decay (adamw: decoupled)", min=0.0, max=10.0)
+    batch_size: int = setting(64, "names per step for lstm / gru (rnn-numpy always takes one)", min=1, max=1 << 20)
+    clip: float = setting(5.0, "clip every gradient element to [-clip, clip] (the course used 5; 0 = off)", min=0.0, max=1e9)
+    # One thread: these small recurrent steps gain nothing from more, and on a busy machine extra threads spin.
+    threads: int = setting(1, "CPU threads for PyTorch (0 = all cores)", min=0, max=4096)
+
+
+MODEL_TASK: dict[str, str] = {"mlp-numpy": "numpy-mlp", "cnn": "image", "cnn-bn": "image",
+                              "rnn-numpy": "chars", "lstm": "chars", "gru": "chars"}
+MODEL_ARGS: dict[str, type] = {"mlp-numpy": MLPArgs, "cnn": CNNArgs, "cnn-bn": CNNArgs,
+                               "rnn-numpy": RNNArgs, "lstm": CharRNNArgs, "gru": CharRNNArgs}
+TASK_CONFIGS: dict[str, type[BaseConfig]] = {"numpy-mlp": NumpyMLPConfig, "image": ImageConfig, "chars": CharConfig}
 
 
 # --------------------------------------------------------------------------- resolution
@@ -263,14 +301,18 @@ def resolve_dict(data: dict[str, Any], overrides: dict[str, Any]) -> RunConfig:
             raise ConfigError(f"unknown setting {key!r}; known settings: {known}")
     if not data.get("dataset"):
         raise ConfigError("no dataset given; set one, e.g. --set dataset=mnist")
-    check_dataset_name(str(data["dataset"]))
+    check_dataset_name(str(data["dataset"]), task)
     return RunConfig(task, _build(train_cls, data), _build(args_cls, model_args))
 
 
 DATASETS = ("mnist", "fashion-mnist", "cifar10")
+NAME_DATASETS = ("dinos",)
 
 
-def check_dataset_name(name: str) -> None:
+def check_dataset_name(name: str, task: str | None = None) -> None:
+    if task == "chars":
+        _check_names_dataset(name)
+        return
     if name in DATASETS:
         return
     if name.startswith("imagefolder:") and len(name) > len("imagefolder:"):
@@ -280,6 +322,19 @@ def check_dataset_name(name: str) -> None:
                             f"images per class, or a .tar.gz of one")
         return
     raise ConfigError(f"unknown dataset {name!r}; use one of {', '.join(DATASETS)} or imagefolder:PATH")
+
+
+def _check_names_dataset(name: str) -> None:
+    """Character models learn from a list of names, not images."""
+    if name in NAME_DATASETS:
+        return
+    if name.startswith("names:") and len(name) > len("names:"):
+        path = Path(name.removeprefix("names:")).expanduser()
+        if not path.is_file():
+            raise DataError(f"data set {name}: {path} is not a file; give a text file with one name per line")
+        return
+    raise ConfigError(f"unknown dataset {name!r} for a character model; use dinos or names:PATH "
+                      f"(a text file with one name per line)")
 
 
 def settings_help(cls: type) -> list[tuple[str, Any, str]]:

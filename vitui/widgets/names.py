@@ -1,0 +1,138 @@
+"""Provides NamesPanel: sampled names scrolling in with their iteration, novel ones highlighted, novelty over time.
+
+Fed with Samples events through add_samples(). With focus, + and - ask for a hotter or cooler
+sampling temperature: the panel posts NamesPanel.TemperatureChanged and the app forwards it to the
+worker as {"action": "set", "values": {"temperature": t}}; the next samples show the new value.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import RichLog, Static
+from textual_plotext import PlotextPlot
+
+from vitui.events import Samples
+
+TEMPERATURE_STEP = 0.1
+TEMPERATURE_RANGE = (0.1, 3.0)  # beyond these the samples are all copies or all noise
+NOVEL_STYLE = "bold green"
+COPY_STYLE = "dim"
+
+
+def samples_line(event: Samples) -> Text:
+    """One log entry: iteration, temperature, novelty, then the names (copies dim and starred)."""
+    novel = sum(event.novel)
+    line = Text.assemble((f"{event.step:>8,}", "bold"), f"  T {event.temperature:<4g} ",
+                         (f"novel {novel}/{len(event.texts)}", "cyan"), "  ")
+    for i, (name, is_new) in enumerate(zip(event.texts, event.novel)):
+        if i:
+            line.append("  ")
+        shown = name or "(empty)"
+        line.append(shown if is_new else f"*{shown}", style=NOVEL_STYLE if is_new else COPY_STYLE)
+    return line
+
+
+class NamesPanel(Vertical, can_focus=True):
+    """Live names from a character model: a scrolling log of samples above a novelty-rate chart."""
+
+    DEFAULT_CSS = """
+    NamesPanel { height: 1fr; }
+    NamesPanel > #names-header { height: 1; padding: 0 1; }
+    NamesPanel > #names-log { height: 1fr; border: round $panel; }
+    NamesPanel > #names-novelty { height: 10; }
+    NamesPanel:focus > #names-log { border: round $accent; }
+    """
+    BINDINGS = [
+        Binding("plus,equals_sign", "temperature(1)", "hotter"),
+        Binding("minus", "temperature(-1)", "cooler"),
+    ]
+
+    class TemperatureChanged(Message):
+        """The user asked for a new sampling temperature for the run's next samples."""
+
+        def __init__(self, temperature: float):
+            super().__init__()
+            self.temperature = temperature
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None):
+        super().__init__(id=id, classes=classes)
+        self.history: list[tuple[int, float]] = []  # (iteration, novelty rate) per Samples event
+        self.temperature: float | None = None  # what the user asked for last; None until known
+        self.last: Samples | None = None
+        self._unwritten: list[Samples] = []  # events fed before the panel was mounted
+        self._drawn = 0  # history entries the chart already shows
+        self._ready = False  # children composed and the backlog written
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="names-header")
+        yield RichLog(id="names-log", wrap=True, markup=False, max_lines=1000, auto_scroll=True)
+        yield PlotextPlot(id="names-novelty")
+
+    def on_mount(self) -> None:
+        log = self.query_one("#names-log", RichLog)
+        for event in self._unwritten:
+            log.write(samples_line(event))
+        self._unwritten.clear()
+        self._ready = True
+        self._update_header()
+        self._draw_chart()
+
+    # ---- feeding
+    def add_samples(self, event: Samples) -> None:
+        self.last = event
+        if self.temperature is None:
+            self.temperature = event.temperature
+        self.history.append((event.step, event.novelty))
+        if not self._ready:
+            self._unwritten.append(event)
+            return
+        self.query_one("#names-log", RichLog).write(samples_line(event))
+        self._update_header()
+        self._draw_chart()
+
+    # ---- keys
+    def action_temperature(self, direction: int) -> None:
+        current = self.temperature if self.temperature is not None else 1.0
+        low, high = TEMPERATURE_RANGE
+        wanted = round(min(high, max(low, current + direction * TEMPERATURE_STEP)), 2)
+        if wanted != self.temperature:
+            self.temperature = wanted
+            self.post_message(self.TemperatureChanged(wanted))
+            self._update_header()
+
+    # ---- drawing
+    def _update_header(self) -> None:
+        header = Text()
+        if self.last is None:
+            header.append("no samples yet  ", style="dim")
+        else:
+            header.append(f"iteration {self.last.step:,}  novelty {self.last.novelty * 100:.0f}%  ")
+        if self.temperature is not None:
+            header.append(f"temperature {self.temperature:g}", style="bold")
+            if self.last is not None and abs(self.last.temperature - self.temperature) > 1e-9:
+                header.append(" (from the next samples)", style="dim")
+        header.append("  +/- change  ", style="dim")
+        header.append("novel", style=NOVEL_STYLE)
+        header.append(" ", style="dim")
+        header.append("*copy", style=COPY_STYLE)
+        self.query_one("#names-header", Static).update(header)
+
+    def _draw_chart(self) -> None:
+        if not self.history or self._drawn == len(self.history):
+            return
+        self._drawn = len(self.history)
+        chart = self.query_one("#names-novelty", PlotextPlot)
+        plt = chart.plt
+        plt.clear_data()
+        plt.clear_figure()
+        plt.title("novel names %")
+        steps = [s for s, _ in self.history]
+        plt.plot(steps, [n * 100 for _, n in self.history], marker="braille")
+        plt.ylim(0, 100)
+        plt.yticks([0, 25, 50, 75, 100])
+        plt.xlabel("iteration")
+        chart.refresh()
