@@ -8,6 +8,7 @@ Samples event with names drawn at the live temperature.
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from typing import Any
@@ -23,6 +24,10 @@ from vitui.config import CharConfig, ConfigError, RunConfig, check_value, field_
 from vitui.events import Metric, Progress, Samples
 
 SMOOTHING = 0.999  # the course's smooth(): loss = 0.999 * loss + 0.001 * this name's loss
+# Checkpoints and summary.json are fsynced; at ~100 us per RNN step, writing them at every evaluation
+# would cost more than everything else the loop does. A new best is kept in memory and written at
+# most this often, and always when the run ends or stops.
+SAVE_EVERY_S = 10.0
 
 
 def course_initial_loss(vocab_size: int, samples: int) -> float:
@@ -41,6 +46,8 @@ class NumpyRNNLearner:
     """The course's recipe: one name per SGD step, every gradient clipped, hidden state carried across names."""
 
     def __init__(self, data: NamesData, cfg: CharConfig, args: Any):
+        import torch  # noqa: F401 - checkpoints need it: a 1-2 s import belongs in setup, not mid-loop
+
         from runners.models import rnn_numpy
 
         if cfg.optimizer != "sgd" or cfg.weight_decay:
@@ -84,6 +91,7 @@ class NumpyRNNLearner:
                                max_len=self.cfg.max_len)
 
     def state(self) -> dict[str, Any]:
+        """A copy of the weights (training goes on changing the originals)."""
         import torch
 
         return {"model": {k: torch.from_numpy(v.copy()) for k, v in self.model.params.items()}, "optimizer": None}
@@ -168,7 +176,9 @@ class TorchLearner:
         return self.char_rnn.sample(self.model, n, temperature=temperature, seed=seed, max_len=self.cfg.max_len)
 
     def state(self) -> dict[str, Any]:
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict()}
+        """A copy of the weights and optimizer state (training goes on changing the originals)."""
+        return {"model": {k: v.detach().clone() for k, v in self.model.state_dict().items()},
+                "optimizer": copy.deepcopy(self.optimizer.state_dict())}
 
 
 def pick_device(name: str):
@@ -205,6 +215,40 @@ def make_learner(config: RunConfig, data: NamesData):
 
 # --------------------------------------------------------------------------- the loop
 
+class Saver:
+    """Writes best.pt / last.pt and summary.json, throttled to one round of disk writes per SAVE_EVERY_S."""
+
+    def __init__(self, ctx: RunContext, config_dict: dict[str, Any], extra: dict[str, Any]):
+        self.ctx, self.config_dict, self.extra = ctx, config_dict, extra
+        self.best: dict[str, Any] | None = None  # snapshot not yet on disk
+        self.summary: dict[str, Any] | None = None
+        self.last_write = -math.inf
+
+    def new_best(self, learner, step: int, epoch: float) -> None:
+        self.best = {**learner.state(), "step": step, "epoch": epoch}
+
+    def new_summary(self, summary: dict[str, Any]) -> None:
+        self.summary = summary
+
+    def maybe_flush(self) -> None:
+        if time.monotonic() - self.last_write >= SAVE_EVERY_S:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.best is not None:
+            save_checkpoint(self.ctx.run_dir, "best", **self.best, config=self.config_dict, **self.extra)
+            self.best = None
+        if self.summary is not None:
+            runstore.write_json_atomic(self.ctx.run_dir / runstore.SUMMARY, self.summary)
+            self.summary = None
+        self.last_write = time.monotonic()
+
+    def last(self, learner, step: int, epoch: float) -> None:
+        self.flush()
+        save_checkpoint(self.ctx.run_dir, "last", **learner.state(), step=step, epoch=epoch,
+                        config=self.config_dict, **self.extra)
+
+
 def train(config: RunConfig, ctx: RunContext) -> dict[str, Any]:
     cfg: CharConfig = config.train
     started = time.monotonic()
@@ -219,13 +263,8 @@ def train(config: RunConfig, ctx: RunContext) -> dict[str, Any]:
 
     # ---- model
     learner = make_learner(config, data)
-    config_dict = config.to_dict()
     best = BestTracker("val_loss" if val_encoded else "train_loss", mode="min")
-    extra = {"vocab": data.vocab, "train_names": data.train}
-
-    def checkpoint(name: str, step: int) -> None:
-        save_checkpoint(ctx.run_dir, name, **learner.state(), step=step, epoch=learner.names_seen / len(data.train),
-                        config=config_dict, **extra)
+    saver = Saver(ctx, config.to_dict(), {"vocab": data.vocab, "train_names": data.train})
 
     def emit_samples(step: int) -> None:
         temperature = live_temperature(ctx, cfg)
@@ -269,20 +308,21 @@ def train(config: RunConfig, ctx: RunContext) -> dict[str, Any]:
                 values["chars/s"] = eval_chars / max(now - eval_start, 1e-9)
                 values["iter/s"] = (step - eval_step) / max(now - eval_start, 1e-9)
                 if best.update(values[best.name], step=step, epoch=epoch, elapsed=now - started):
-                    checkpoint("best", step)
+                    saver.new_best(learner, step, epoch)
                 ctx.emit(Metric(step=step, epoch=epoch, split="epoch", values=values))
-                runstore.write_json_atomic(ctx.run_dir / runstore.SUMMARY, {"metrics": values, "best": best.to_dict()})
+                saver.new_summary({"metrics": values, "best": best.to_dict()})
+                saver.maybe_flush()
                 eval_loss, eval_chars, eval_step = 0.0, 0, step
             if step == 1 or step % cfg.sample_every == 0 or last:
                 emit_samples(step)
             if evaluating:
                 eval_start = time.monotonic()  # the next interval's speed leaves out evaluation and sampling
     except StopRequested:
-        checkpoint("last", step)
+        saver.last(learner, step, learner.names_seen / len(data.train))
         raise
 
     # ---- finish: last checkpoint, loss per character on all training and held-out names
-    checkpoint("last", step)
+    saver.last(learner, step, learner.names_seen / len(data.train))
     train_nll, train_chars = learner.nll(train_encoded)
     metrics = {"train_loss": train_nll / train_chars, "smooth_loss": learner.smooth_loss()}
     if val_encoded:

@@ -99,26 +99,6 @@ def test_sample_refuses_a_run_that_is_not_a_character_model(tmp_path):
     assert result.returncode == 2 and "not a character model" in result.stderr
 
 
-def test_temperature_changes_while_the_run_trains(data_dir, tmp_path, monkeypatch):
-    from vitui.launch import start_run
-
-    monkeypatch.setenv("VITUI_OFFLINE", "1")
-    config = cfg.resolve("rnn-dinos", {"iterations": "200", "sample_every": "50", "log_every": "10"})
-    handle = start_run(config, tmp_path / "runs", data_dir)
-    # Queued before the worker's first control poll (at its first logging interval, step 10).
-    handle.send({"action": "set", "values": {"temperature": 0.5}})
-    events = []
-    while handle.alive or events == [] or events[-1].kind != "status":
-        events += handle.poll(timeout=0.2)
-        if not handle.alive:
-            events += handle.poll()
-            break
-    assert handle.reap() == "completed"
-    temperatures = [(e.step, e.temperature) for e in events if e.kind == "samples"]
-    assert temperatures[0] == (1, 1.0)
-    assert all(t == 0.5 for step, t in temperatures[1:]) and len(temperatures) == 5
-
-
 def test_character_settings_resolve_and_validate():
     config = cfg.resolve("rnn-dinos")
     assert config.task == "chars" and config.train.iterations == 35_000 and config.model_args.hidden == 50
@@ -128,3 +108,27 @@ def test_character_settings_resolve_and_validate():
     assert lstm.task == "chars" and isinstance(lstm.model_args, cfg.CharRNNArgs) and lstm.model_args.hidden == 32
     with pytest.raises(cfg.ConfigError, match="temperature"):
         cfg.resolve("gru-dinos", {"temperature": "0"})
+
+
+def test_temperature_changes_live_and_stop_saves_the_last_checkpoint(data_dir, tmp_path, monkeypatch):
+    from vitui.launch import start_run
+
+    monkeypatch.setenv("VITUI_OFFLINE", "1")
+    config = cfg.resolve("rnn-dinos", {"sample_every": "50", "log_every": "10", "eval_every": "100"})
+    handle = start_run(config, tmp_path / "runs", data_dir)
+    # Queued before the worker's first control poll (at its first logging interval, step 10).
+    handle.send({"action": "set", "values": {"temperature": 0.5}})
+    samples = []
+    while handle.alive:
+        for event in handle.poll(timeout=0.2):
+            if event.kind == "samples":
+                samples.append(event)
+                if len(samples) == 4:
+                    handle.stop()
+    assert handle.reap() == "stopped"
+    assert [(s.step, s.temperature) for s in samples[:4]] == [(1, 1.0), (50, 0.5), (100, 0.5), (150, 0.5)]
+    import torch
+
+    ckpt = torch.load(handle.run_dir / "checkpoints" / "last.pt", weights_only=True)
+    assert 150 <= ckpt["step"] < 35_000
+    assert (handle.run_dir / "checkpoints" / "best.pt").is_file()

@@ -1,0 +1,159 @@
+"""Benchmark: vitui's character trainer against plain loops of the same models, in one command.
+
+rnn-dinos: iterations/s of the real `vitui run` worker (events, run log, held-out evaluation, samples,
+checkpoints: everything as configured) against a bare NumPy loop of the same VanillaRNN with the same
+clipping and SGD update. lstm-dinos / gru-dinos: characters/s against a bare PyTorch loop with the same
+model, optimizer, batches (same shuffling seed, so the same characters) and thread count.
+
+Both sides are timed over the same steps (from the first logging interval to the last step), in
+alternating rounds; the best round of each side counts, since other processes share the CPU.
+
+    PYTHONPATH=. python benchmarks/bench_chars.py --data-dir DIR_WITH_DINOS_TXT [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from runners.names_data import load_names  # noqa: E402
+from vitui import config as cfg  # noqa: E402
+from vitui.events import Progress, Status  # noqa: E402
+from vitui.launch import start_run  # noqa: E402
+
+
+def vitui_rate(experiment: str, overrides: dict[str, str], data_dir: Path, runs_dir: Path) -> tuple[int, int, float]:
+    """Run the experiment in a real worker; return (first step, last step, seconds between them)."""
+    config = cfg.resolve(experiment, overrides)
+    handle = start_run(config, runs_dir, data_dir)
+    progress: list[Progress] = []
+    final = None
+    while final is None:
+        for event in handle.poll(timeout=0.5):
+            if isinstance(event, Progress):
+                progress.append(event)
+            elif isinstance(event, Status) and event.state in ("completed", "failed", "stopped"):
+                final = event
+        if not handle.alive and final is None:
+            final = Status(state=handle.reap())
+    handle.reap()
+    if final.state != "completed" or len(progress) < 2:
+        raise SystemExit(f"{experiment}: the vitui run ended {final.state}: {final.detail}")
+    first, last = progress[0], progress[-1]
+    return first.step, last.step, last.t - first.t
+
+
+def plain_numpy_rnn(config: cfg.RunConfig, data, first: int) -> tuple[float, int]:
+    """The same model and update as rnn-dinos, with nothing else: seconds for steps first+1 .. iterations."""
+    from runners.models.rnn_numpy import VanillaRNN, name_example
+
+    c, a = config.train, config.model_args
+    model = VanillaRNN(len(data.vocab), a.hidden, seed=c.seed, init_scale=a.init_scale)
+    examples = [name_example(data.encode(n), 0) for n in data.train]
+    order = np.random.default_rng(c.seed).permutation(len(examples)).tolist()
+    h = model.initial_state()
+    start = 0.0
+    for step in range(1, c.iterations + 1):
+        inputs, targets = examples[order[(step - 1) % len(order)]]
+        _, grads, h = model.loss_and_grads(inputs, targets, h)
+        for g in grads.values():
+            np.clip(g, -c.clip, c.clip, out=g)
+        for name, g in grads.items():
+            model.params[name] -= c.lr * g
+        if step == first:
+            start = time.perf_counter()
+    return time.perf_counter() - start, 0
+
+
+def plain_torch(config: cfg.RunConfig, data, first: int) -> tuple[float, int]:
+    """The same model, optimizer and batches as lstm/gru-dinos: (seconds, characters) for steps first+1 .. end."""
+    import torch
+
+    from runners.models.char_rnn import CharRNN, encode_batch
+    from runners.train_chars import make_optimizer, pick_device
+
+    c, a = config.train, config.model_args
+    torch.set_num_threads(c.threads or torch.get_num_threads())
+    device = pick_device(c.device)
+    torch.manual_seed(c.seed)
+    model = CharRNN(cell=c.model, vocab_size=len(data.vocab), embedding=a.embedding, hidden=a.hidden,
+                    layers=a.layers, dropout=a.dropout).to(device)
+    opt = make_optimizer(model, c)
+    encoded = [data.encode(n) for n in data.train]
+    inputs, targets = (t.to(device) for t in encode_batch(encoded))
+    lengths = torch.tensor([len(n) + 1 for n in encoded])
+    batch = min(c.batch_size, len(encoded))
+    gen = torch.Generator().manual_seed(c.seed)
+    cursor, order_cpu, order = len(encoded), None, None
+    start, chars = 0.0, 0
+    for step in range(1, c.iterations + 1):
+        if cursor + batch > len(encoded):
+            order_cpu = torch.randperm(len(encoded), generator=gen)
+            order, cursor = order_cpu.to(device), 0
+        idx = order[cursor:cursor + batch]
+        n = int(lengths[order_cpu[cursor:cursor + batch]].sum())
+        cursor += batch
+        _, loss_sum = model(inputs[idx], targets[idx])
+        opt.zero_grad(set_to_none=True)
+        (loss_sum / n).backward()
+        torch.nn.utils.clip_grad_value_(model.parameters(), c.clip)
+        opt.step()
+        if step > first:
+            chars += n
+        if step == first:
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - start, chars
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, default=None, help="folder holding dinos.txt")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rnn-iterations", type=int, default=35_000)
+    parser.add_argument("--torch-iterations", type=int, default=400)
+    parser.add_argument("--models", default="rnn,lstm,gru")
+    parser.add_argument("--device", default="auto")
+    args = parser.parse_args()
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for short in args.models.split(","):
+            experiment = f"{short}-dinos"
+            iterations = args.rnn_iterations if short == "rnn" else args.torch_iterations
+            overrides = {"iterations": str(iterations)}
+            if short != "rnn":
+                overrides["device"] = args.device
+            config = cfg.resolve(experiment, overrides)
+            data = load_names(config.train.dataset, args.data_dir, config.train.val_fraction, config.train.seed)
+            best_vitui = best_plain = 0.0
+            for _ in range(args.rounds):
+                first, last, seconds = vitui_rate(experiment, overrides, args.data_dir, Path(tmp))
+                plain_s, plain_chars = (plain_numpy_rnn if short == "rnn" else plain_torch)(config, data, first)
+                if short == "rnn":
+                    best_vitui = max(best_vitui, (last - first) / seconds)
+                    best_plain = max(best_plain, (iterations - first) / plain_s)
+                else:  # same batches on both sides, so the plain loop's character count is vitui's too
+                    best_vitui = max(best_vitui, plain_chars / seconds)
+                    best_plain = max(best_plain, plain_chars / plain_s)
+            unit = "iter/s" if short == "rnn" else "chars/s"
+            rows.append((experiment, unit, best_vitui, best_plain))
+            print(f"{experiment:<11} {unit:<8} vitui {best_vitui:>11,.0f}  plain {best_plain:>11,.0f}  "
+                  f"ratio {best_vitui / best_plain:.3f}", flush=True)
+    print("\nexperiment  unit     vitui        plain        ratio (target >= 0.98)")
+    for experiment, unit, v, p in rows:
+        print(f"{experiment:<11} {unit:<8} {v:>11,.0f}  {p:>11,.0f}  {v / p:.3f}")
+
+
+if __name__ == "__main__":
+    main()
