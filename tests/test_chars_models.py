@@ -61,7 +61,7 @@ def test_clipping_bounds_every_gradient():
 
 def test_training_step_applies_the_clip(monkeypatch, tmp_path):
     from runners.names_data import NamesData
-    from runners.train_chars import NumpyRNNLearner
+    from runners.char_learners import NumpyRNNLearner
     from vitui.config import CharConfig, RNNArgs
 
     data = NamesData("test", ["\n", *"abcdefghijklmnopqrstuvwxyz"], ["tyrannosaurus", "velociraptor"], [])
@@ -118,3 +118,22 @@ def test_torch_model_loss_counts_only_real_characters():
     logits, loss = model(inputs, targets)
     assert logits.shape == (2, 4, VOCAB)
     assert loss.item() == pytest.approx(6 * np.log(VOCAB), rel=1e-5)
+
+
+def test_a_bad_live_temperature_is_reported_once_and_dropped():
+    from runners.train_chars import live_temperature
+    from vitui.config import CharConfig
+
+    class FakeContext:  # a test fake: only the two things live_temperature touches
+        def __init__(self, settings):
+            self.settings, self.warnings = settings, []
+
+        def warn(self, message):
+            self.warnings.append(message)
+
+    cfg = CharConfig(model="lstm", temperature=0.9)
+    assert live_temperature(FakeContext({}), cfg) == 0.9
+    assert live_temperature(FakeContext({"temperature": 0.5}), cfg) == 0.5
+    ctx = FakeContext({"temperature": -1})
+    assert live_temperature(ctx, cfg) == 0.9 and live_temperature(ctx, cfg) == 0.9
+    assert len(ctx.warnings) == 1 and "temperature" in ctx.warnings[0]

@@ -65,7 +65,7 @@ def test_tiny_run_writes_samples_metrics_and_checkpoints(experiment, data_dir, t
     ckpt = torch.load(run_dir / "checkpoints" / "last.pt", weights_only=True)
     assert ckpt["step"] == iterations and len(ckpt["vocab"]) == 27 and ckpt["train_names"]
 
-    from runners.train_chars import sample_checkpoint
+    from runners.char_learners import sample_checkpoint
 
     names, novel = sample_checkpoint(run_dir / "checkpoints" / "best.pt", 5, 0.7, seed=3)
     assert len(names) == 5 and names == sample_checkpoint(run_dir / "checkpoints" / "best.pt", 5, 0.7, seed=3)[0]

@@ -166,7 +166,7 @@ def sample(run_name: str = typer.Argument(..., metavar="RUN", help="run folder, 
         raise fail(f"run {path.name} has no checkpoint yet (looked in {path / CHECKPOINTS})")
     if seed is None:
         seed = int.from_bytes(os.urandom(4), "little")
-    from runners.train_chars import sample_checkpoint
+    from runners.char_learners import sample_checkpoint
 
     names, novel = sample_checkpoint(found, n, temperature, seed)
     width = max((len(name) for name in names), default=0)
