@@ -40,7 +40,7 @@ class Saver:
         self.ctx, self.config_dict, self.extra = ctx, config_dict, extra
         self.best: dict[str, Any] | None = None  # snapshot not yet on disk
         self.summary: dict[str, Any] | None = None
-        self.last_write = -math.inf
+        self.last_write = time.monotonic()  # a short run writes once, at its end
 
     def new_best(self, learner, step: int, epoch: float) -> None:
         self.best = {**learner.state(), "step": step, "epoch": epoch}

@@ -129,20 +129,20 @@ def sample(params: dict[str, np.ndarray], n: int, *, temperature: float, rng: np
     """Draw n names (index lists, newline excluded) at a temperature, all n side by side."""
     Wxh, Whh, Why, bh, by = (params[k] for k in ("Wxh", "Whh", "Why", "bh", "by"))
     h = np.zeros((n, Whh.shape[0]))
-    x = np.full(n, START)
-    names: list[list[int]] = [[] for _ in range(n)]
+    drawn = np.full((n, max_len), newline)
     done = np.zeros(n, dtype=bool)
-    for _ in range(max_len):
-        h = np.tanh(np.where(x[:, None] >= 0, Wxh.T[x], 0.0) + h @ Whh.T + bh)
+    for t in range(max_len):
+        x_in = bh if t == 0 else Wxh.T[drawn[:, t - 1]] + bh  # the first input is all zeros
+        h = np.tanh(x_in + h @ Whh.T)
         probs = softmax_rows((h @ Why.T + by) / temperature)
         # Inverse-CDF draw: one uniform number per name keeps the stream reproducible under the seed.
         u = rng.random(n)[:, None]
-        x = np.minimum((probs.cumsum(axis=1) < u).sum(axis=1), probs.shape[1] - 1)
-        for i in np.flatnonzero(~done):
-            if x[i] == newline:
-                done[i] = True
-            else:
-                names[i].append(int(x[i]))
+        drawn[:, t] = np.minimum((probs.cumsum(axis=1) < u).sum(axis=1), probs.shape[1] - 1)
+        done |= drawn[:, t] == newline
         if done.all():
             break
+    names = []
+    for row in drawn.tolist():
+        end = row.index(newline) if newline in row else max_len
+        names.append(row[:end])
     return names
