@@ -154,9 +154,15 @@ def main() -> None:
             config = cfg.resolve(experiment, overrides)
             data = load_names(config.train.dataset, args.data_dir, config.train.val_fraction, config.train.seed)
             best = {"vitui wall": 0.0, "plain wall": 0.0, "vitui cpu": 0.0, "plain cpu": 0.0}
-            for _ in range(args.rounds):
-                first, last, wall, cpu = vitui_rate(experiment, overrides, args.data_dir, Path(tmp))
-                plain_wall, plain_cpu, chars = (plain_numpy_rnn if short == "rnn" else plain_torch)(config, data, first)
+            plain = plain_numpy_rnn if short == "rnn" else plain_torch
+            first = config.train.log_every  # vitui's first Progress event: both sides are timed from there
+            for round_ in range(args.rounds):
+                if round_ % 2:  # alternate which side goes first, so neither always runs on a warmer machine
+                    plain_wall, plain_cpu, chars = plain(config, data, first)
+                    _, last, wall, cpu = vitui_rate(experiment, overrides, args.data_dir, Path(tmp))
+                else:
+                    _, last, wall, cpu = vitui_rate(experiment, overrides, args.data_dir, Path(tmp))
+                    plain_wall, plain_cpu, chars = plain(config, data, first)
                 # rnn: iterations; lstm/gru: characters (same batches on both sides, so the same count)
                 work = last - first if short == "rnn" else chars
                 for key, seconds in (("vitui wall", wall), ("plain wall", plain_wall),
