@@ -141,6 +141,8 @@ def main() -> None:
     parser.add_argument("--torch-iterations", type=int, default=400)
     parser.add_argument("--models", default="rnn,lstm,gru")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a setting on both sides, e.g. --set eval_every=35000")
     args = parser.parse_args()
 
     rows = []
@@ -148,7 +150,7 @@ def main() -> None:
         for short in args.models.split(","):
             experiment = f"{short}-dinos"
             iterations = args.rnn_iterations if short == "rnn" else args.torch_iterations
-            overrides = {"iterations": str(iterations)}
+            overrides = {**cfg.parse_overrides(args.set), "iterations": str(iterations)}
             if short != "rnn":
                 overrides["device"] = args.device
             config = cfg.resolve(experiment, overrides)
