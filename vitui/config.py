@@ -43,6 +43,19 @@ class CNNArgs:
     dense: int = setting(512, "units of the hidden dense layer", min=1, max=65_536)
 
 
+@dataclass
+class ViTArgs:
+    """A small Vision Transformer: 4x4 patches of a 32x32 image give 64 tokens plus the class token."""
+
+    dim: int = setting(192, "token width: size of each patch embedding", min=8, max=8192)
+    depth: int = setting(6, "encoder blocks", min=1, max=128)
+    heads: int = setting(3, "attention heads per block (dim must be a multiple)", min=1, max=128)
+    patch: int = setting(4, "patch side in pixels (must divide the image side)", min=1, max=1024)
+    mlp_ratio: float = setting(2.0, "MLP hidden width as a multiple of dim", min=0.25, max=16.0)
+    dropout: float = setting(0.0, "dropout on embeddings, attention and MLP outputs", min=0.0, max=0.95)
+    drop_path: float = setting(0.1, "stochastic depth: drop rate of the last block's branches", min=0.0, max=0.95)
+
+
 # --------------------------------------------------------------------------- task configs
 
 @dataclass
@@ -92,10 +105,14 @@ class ImageConfig(BaseConfig):
     amp: str = setting("auto", "mixed precision: bf16 autocast on CUDA when auto", choices=("auto", "off", "bf16"))
     compile: bool = setting(False, "wrap the model in torch.compile")
     misclassified: int = setting(16, "wrong validation images kept at the end (0 = off)", min=0, max=1000)
+    attention_every: int = setting(0, "ViT only: steps between attention probes (0 = only at the end)", min=0, max=10**9)
+    attention_probes: int = setting(4, "ViT only: validation images whose attention is logged (0 = off)", min=0, max=64)
 
 
 MODEL_TASK: dict[str, str] = {"mlp-numpy": "numpy-mlp", "cnn": "image", "cnn-bn": "image"}
 MODEL_ARGS: dict[str, type] = {"mlp-numpy": MLPArgs, "cnn": CNNArgs, "cnn-bn": CNNArgs}
+MODEL_TASK["vit"] = "image"
+MODEL_ARGS["vit"] = ViTArgs
 TASK_CONFIGS: dict[str, type[BaseConfig]] = {"numpy-mlp": NumpyMLPConfig, "image": ImageConfig}
 
 

@@ -93,9 +93,12 @@ class Samples(Event):
 class Attention(Event):
     """Class-token attention maps of a ViT for a fixed set of probe images.
 
-    maps[p][l][h] is a grid x grid list of floats for probe p, layer l, head h;
-    rollout[p] is the attention rollout across layers for probe p.
-    Probe images are stored once per event as nested lists of RGB bytes (H x W x 3).
+    maps[p][l][h] is a grid x grid list of floats for probe p, layer l, head h: the class token's
+    attention over the patches (row-major, the class token's attention to itself left out);
+    rollout[p] is the attention rollout across layers for probe p, the same shape.
+    Floats are rounded to 4 decimals to keep the log compact.
+    Probe images are stored once per event as nested lists of bytes (H x W x C, C = 1 or 3), so
+    every event renders on its own.
     """
 
     kind: ClassVar[str] = "attention"
