@@ -141,6 +141,96 @@ def runs_show(run_name: str = typer.Argument(..., metavar="RUN", help="run folde
     show_run(Console(), path)
 
 
+@app.command()
+def attention(
+    run_name: str = typer.Argument(..., metavar="RUN", help="run folder, name, or a unique part of it"),
+    layer: str = typer.Option("rollout", "--layer", help="layer 1..depth, or rollout (all layers combined)"),
+    head: str = typer.Option("mean", "--head", help="head 1..heads, or mean (average of the heads)"),
+    step: Optional[int] = typer.Option(None, "--step", help="the map logged at this step or the last before it [default: newest]"),
+    probe: Optional[int] = typer.Option(None, "--probe", help="only this probe image, 1..probes [default: all]"),
+    runs_dir: Optional[Path] = RUNS_DIR_OPTION,
+) -> None:
+    """Print a ViT run's attention maps: each probe image, the heatmap and the two overlaid."""
+    from rich.console import Console
+
+    from vitui.attention_view import attention_report, map_count, pick_by_step
+    from vitui.events import Attention
+    from vitui.runstore import find_run, read_events
+
+    try:
+        path = find_run(runs_dir_or_default(runs_dir), run_name)
+    except LookupError as exc:
+        raise fail(str(exc)) from None
+    events = [e for e in read_events(path) if isinstance(e, Attention)]
+    if not events:
+        raise fail(f"run {path.name} has no attention maps yet: only ViT runs log them (model vit), "
+                   f"every attention_every steps and at the end")
+    event = pick_by_step(events, step)
+    layers, heads = map_count(event)
+    layer_index = _choice_index("--layer", layer, "rollout", layers)
+    head_index = _choice_index("--head", head, "mean", heads)
+    if probe is not None and not 1 <= probe <= len(event.labels):
+        raise fail(f"bad --probe {probe}: this run has probes 1..{len(event.labels)}")
+    steps = ", ".join(str(e.step) for e in events)
+    console = Console()
+    console.print(f"[bold]{path.name}[/]  attention at step {event.step} (logged at steps {steps})", highlight=False)
+    console.print(attention_report(event, layer=layer_index, head=head_index,
+                                   probes=None if probe is None else [probe - 1]))
+
+
+def _choice_index(option: str, value: str, whole: str, count: int) -> Optional[int]:
+    """'3' -> 2 (0-based); the word for 'all of them' (rollout, mean) -> None; anything else is a usage error."""
+    if value.strip().lower() == whole:
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if not 1 <= number <= count:
+        raise fail(f"bad {option} {value!r}: use 1..{count} or {whole}")
+    return number - 1
+
+
+@app.command()
+def misclassified(
+    run_name: str = typer.Argument(..., metavar="RUN", help="run folder, name, or a unique part of it"),
+    runs_dir: Optional[Path] = RUNS_DIR_OPTION,
+) -> None:
+    """Show the validation images an image run got wrong, with true and predicted labels."""
+    from rich.console import Console
+
+    from vitui.attention_view import MisclassifiedGrid
+    from vitui.events import Misclassified
+    from vitui.runstore import find_run, read_events
+
+    try:
+        path = find_run(runs_dir_or_default(runs_dir), run_name)
+    except LookupError as exc:
+        raise fail(str(exc)) from None
+    found = [e for e in read_events(path) if isinstance(e, Misclassified)]
+    if not found:
+        raise fail(f"run {path.name} has no misclassified images: image runs log them when they finish "
+                   f"(misclassified > 0)")
+    Console().print(MisclassifiedGrid(found[-1]))
+
+
+@runs_app.command("compare")
+def runs_compare(run_names: list[str] = typer.Argument(..., metavar="RUN...", help="runs to compare (names or unique parts)"),
+                 runs_dir: Optional[Path] = RUNS_DIR_OPTION) -> None:
+    """Models side by side: parameters, multiply-adds per image, images/s, best accuracy and time to reach it."""
+    from rich.console import Console
+
+    from vitui.comparison import comparison_table
+    from vitui.runstore import find_run, load_run
+
+    folder = runs_dir_or_default(runs_dir)
+    try:
+        runs = [load_run(find_run(folder, name)) for name in run_names]
+    except LookupError as exc:
+        raise fail(str(exc)) from None
+    Console().print(comparison_table(runs))
+
+
 def main() -> None:
     try:
         app()
