@@ -102,3 +102,16 @@ class AttentionProbe:
 def supports_attention(model: torch.nn.Module) -> bool:
     """Only models with an explicit attention pass (the ViT) can be probed."""
     return callable(getattr(model, "forward_with_attention", None))
+
+
+def make_probe(model: torch.nn.Module, splits, count: int, class_names: list[str],
+               prepare: Callable[[torch.Tensor], torch.Tensor], device: torch.device) -> AttentionProbe | None:
+    """Probes from the validation split (the test split when there is none), or None for models without attention."""
+    if not count or not supports_attention(model):
+        return None
+    x, y = (splits.val_x, splits.val_y) if len(splits.val_y) else (splits.test_x, splits.test_y)
+    if not len(y):
+        return None
+    chosen = choose_probes(y, count)
+    return AttentionProbe(torch.from_numpy(x[chosen]).to(device), torch.from_numpy(y[chosen]).to(device),
+                          class_names, prepare)

@@ -17,10 +17,13 @@ import torch
 import torch.nn.functional as F
 
 from runners import data as datasets
+from runners.attention import make_probe
 from runners.augment import normalise, random_crop_flip
 from runners.checkpoint import save_checkpoint
 from runners.metrics import BestTracker, evaluation
+from runners.mixing import make_mixer
 from runners.models import build_image_model
+from runners.modelstats import model_stats
 from runners.worker import RunContext, StopRequested
 from vitui import runstore
 from vitui.config import ImageConfig, RunConfig
@@ -139,8 +142,8 @@ def train(config: RunConfig, ctx: RunContext) -> dict[str, Any]:
     model = build_image_model(cfg.model, config.model_args, channels, len(classes), height).to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
-    params = sum(p.numel() for p in model.parameters())
-    ctx.info(f"model {cfg.model}: {params:,} parameters")
+    stats = model_stats(model, normalise(train_x[:1], mean, std))
+    ctx.info(f"model {cfg.model}: {stats['params']:,} parameters, {stats['macs']:,} multiply-adds per image")
     step_model = torch.compile(model) if cfg.compile else model
     optimizer = make_optimizer(cfg, model.parameters())
     steps_per_epoch = math.ceil(n_train / cfg.batch_size)
@@ -149,7 +152,9 @@ def train(config: RunConfig, ctx: RunContext) -> dict[str, Any]:
     penalised = bool(cfg.l1 or cfg.l2)
     best = BestTracker("val_acc" if len(val_x) else "train_acc")
     config_dict = config.to_dict()
-    summary: dict[str, Any] = {"model": {"params": params}}
+    summary: dict[str, Any] = {"model": stats}
+    mix = make_mixer(cfg.mixup, cfg.cutmix, len(classes), cfg.seed, gen)
+    probe = make_probe(model, splits, cfg.attention_probes, classes, lambda x: normalise(x, mean, std), device)
 
     def checkpoint(name: str, step: int, epoch: float) -> None:
         save_checkpoint(ctx.run_dir, name, model=model.state_dict(), optimizer=optimizer.state_dict(),
@@ -173,8 +178,9 @@ def train(config: RunConfig, ctx: RunContext) -> dict[str, Any]:
                 if cfg.augment == "flip-crop":
                     xb = random_crop_flip(xb, generator=gen)
                 with amp:
-                    logits = step_model(normalise(xb, mean, std))
-                    loss = F.cross_entropy(logits, yb, label_smoothing=cfg.label_smoothing)
+                    inputs, targets = mix(normalise(xb, mean, std), yb)
+                    logits = step_model(inputs)
+                    loss = F.cross_entropy(logits, targets, label_smoothing=cfg.label_smoothing)
                     if penalised:
                         loss = loss + weight_penalty(model, cfg.l1, cfg.l2)
                 optimizer.zero_grad(set_to_none=True)
@@ -197,6 +203,8 @@ def train(config: RunConfig, ctx: RunContext) -> dict[str, Any]:
                     loss_sum.zero_()
                     interval = 0
                     ctx.check_stop()
+                if probe and cfg.attention_every and step % cfg.attention_every == 0:
+                    ctx.emit(probe(model, step))
             train_time = time.monotonic() - epoch_start
             values = {"train_loss": (epoch_loss / n_train).item(), "train_acc": epoch_correct.item() / n_train}
             if len(val_x):
@@ -222,6 +230,8 @@ def train(config: RunConfig, ctx: RunContext) -> dict[str, Any]:
     test_y = val_y if splits.test_name == "val" else torch.from_numpy(splits.test_y).to(device)
     test_loss, test_acc, pred = evaluate(model, test_x, test_y, mean, std, cfg.eval_batch_size, amp)
     ctx.emit(evaluation(splits.test_name, splits.test_y, pred.cpu().numpy(), test_loss, classes))
+    if probe and not (cfg.attention_every and step % cfg.attention_every == 0):  # else the loop just logged it
+        ctx.emit(probe(model, step))
     if cfg.misclassified:
         ctx.emit(misclassified(test_x, test_y, pred, classes, cfg.misclassified, step))
     metrics = {**summary.get("metrics", {}), f"{splits.test_name}_loss": test_loss, f"{splits.test_name}_acc": test_acc,

@@ -105,6 +105,8 @@ class ImageConfig(BaseConfig):
     amp: str = setting("auto", "mixed precision: bf16 autocast on CUDA when auto", choices=("auto", "off", "bf16"))
     compile: bool = setting(False, "wrap the model in torch.compile")
     misclassified: int = setting(16, "wrong validation images kept at the end (0 = off)", min=0, max=1000)
+    mixup: float = setting(0.0, "Mixup: Beta(a, a) of the blend between two images (0 = off; DeiT uses 0.8)", min=0.0, max=100.0)
+    cutmix: float = setting(0.0, "CutMix: Beta(a, a) of the pasted box's share (0 = off; DeiT uses 1.0)", min=0.0, max=100.0)
     attention_every: int = setting(0, "ViT only: steps between attention probes (0 = only at the end)", min=0, max=10**9)
     attention_probes: int = setting(4, "ViT only: validation images whose attention is logged (0 = off)", min=0, max=64)
 

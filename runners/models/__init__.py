@@ -14,10 +14,17 @@ def _cnn(batchnorm: bool) -> Callable[..., Any]:
     return build
 
 
+def _vit(args: Any, in_channels: int, num_classes: int, image_size: int) -> Any:
+    from runners.models.vit import build
+
+    return build(args, in_channels, num_classes, image_size)
+
+
 # name -> build(model_args, in_channels, num_classes, image_size) -> torch.nn.Module
 IMAGE_MODELS: dict[str, Callable[..., Any]] = {
     "cnn": _cnn(batchnorm=False),
     "cnn-bn": _cnn(batchnorm=True),
+    "vit": _vit,
 }
 
 
