@@ -82,3 +82,14 @@ def test_macs_match_the_formula():
     expected = depth * per_block + 64 * (3 * 4 * 4) * d + d * 10  # + patch embedding + head
     assert stats["macs"] == expected
     assert stats["params"] == sum(p.numel() for p in model.parameters())
+
+
+def test_builder_turns_bad_shapes_into_config_errors():
+    from runners.models import build_image_model
+    from vitui.config import ConfigError, ViTArgs
+
+    with pytest.raises(ConfigError, match="patch size 5"):
+        build_image_model("vit", ViTArgs(patch=5), 3, 10, 32)
+    with pytest.raises(ConfigError, match="--set dim=32"):
+        build_image_model("vit", ViTArgs(dim=30, heads=4), 3, 10, 32)
+    assert build_image_model("vit", ViTArgs(dim=32, depth=1, heads=4), 1, 10, 28).grid == 7

@@ -11,6 +11,8 @@ returns every layer's attention weights, for looking inside; it runs only when a
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -56,7 +58,8 @@ class Attention(nn.Module):
     def __init__(self, *, dim: int, heads: int, dropout: float = 0.0):
         super().__init__()
         if dim % heads:
-            raise ValueError(f"width {dim} does not split into {heads} heads; choose dim a multiple of heads")
+            raise ValueError(f"width {dim} does not split into {heads} heads; choose dim a multiple of heads "
+                             f"(e.g. --set dim={heads * max(1, round(dim / heads))})")
         self.heads = heads
         self.scale = (dim // heads) ** -0.5
         self.dropout = dropout
@@ -170,8 +173,17 @@ def _init_weights(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
-def build(args, in_channels: int, num_classes: int, image_size: int) -> ViT:
-    """The image-model constructor the trainer calls: model arguments from config.ViTArgs, shape from the data."""
-    return ViT(image_size=image_size, patch=args.patch, in_channels=in_channels, num_classes=num_classes,
-               dim=args.dim, depth=args.depth, heads=args.heads, mlp_ratio=args.mlp_ratio,
-               dropout=args.dropout, drop_path=args.drop_path)
+def build(args: Any, in_channels: int, num_classes: int, image_size: int) -> ViT:
+    """The image-model constructor the trainer calls: model arguments from config.ViTArgs, shape from the data.
+
+    A shape that does not fit (patch vs image side, width vs heads) is a settings problem: ConfigError,
+    so the run ends with one line saying what to change instead of a traceback.
+    """
+    from vitui.config import ConfigError
+
+    try:
+        return ViT(image_size=image_size, patch=args.patch, in_channels=in_channels, num_classes=num_classes,
+                   dim=args.dim, depth=args.depth, heads=args.heads, mlp_ratio=args.mlp_ratio,
+                   dropout=args.dropout, drop_path=args.drop_path)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
