@@ -20,17 +20,19 @@ Pass: probes on / off >= 0.98 and vitui (probes off) / plain >= 0.98.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from vitbench import ROOT, run_vitui
+import numpy as np  # noqa: E402
 
-SHARED_TAR = Path("/work/shared/data/cifar10-jpeg-train.tar.gz")
+from benchmarks._common import epoch_metrics, run_vitui, shared_data  # noqa: E402
 MODEL = {"dim": 64, "depth": 4, "heads": 4, "patch": 4, "mlp_ratio": 2.0, "dropout": 0.0, "drop_path": 0.1}
 TRAIN = {"batch_size": 128, "epochs": 2, "warmup_epochs": 0.5, "val_fraction": 0.1, "misclassified": 0,
          "log_every": 50, "seed": 0}
@@ -138,7 +140,8 @@ def probe_cost(dataset: str, data_dir: Path, every: int, threads: int, cycles: i
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", default=str(SHARED_TAR), help="CIFAR-10 as imagefolder:PATH source (tar.gz or folder)")
+    parser.add_argument("--data", default=str(shared_data() / "cifar10-jpeg-train.tar.gz"),
+                        help="CIFAR-10 train split as an image folder (.tar.gz or folder)")
     parser.add_argument("--per-class", type=int, default=400, help="training images per class in the subset")
     parser.add_argument("--rounds", type=int, default=5, help="rounds of the three modes (best kept)")
     parser.add_argument("--attention-every", type=int, default=10, help="steps between probes when on")
@@ -149,20 +152,20 @@ def main() -> None:
         tmp_path = Path(tmp)
         dataset = write_subset(f"imagefolder:{args.data}", args.per_class, tmp_path / "cifar10-subset")
         data_dir, runs_dir = tmp_path / "data", tmp_path / "runs"
+        runs_dir.mkdir()
         common = {"dataset": dataset, "threads": args.threads, **TRAIN, **MODEL}
-        modes = {
-            "vitui, probes off": lambda: run_vitui("vit-cifar10", {**common, "attention_probes": 0}, runs_dir, data_dir, quiet=True),
-            "vitui, probes on": lambda: run_vitui("vit-cifar10", {**common, "attention_every": args.attention_every,
-                                                                  "attention_probes": 4}, runs_dir, data_dir, quiet=True),
-        }
+        modes = {"vitui, probes off": {"attention_probes": 0},
+                 "vitui, probes on": {"attention_every": args.attention_every, "attention_probes": 4}}
         rates: dict[str, list[float]] = {name: [] for name in (*modes, "plain PyTorch loop")}
         probes_logged = 0
         for r in range(args.rounds):
-            for name, run in modes.items():
-                result = run()
-                rates[name].append(result["epochs"][-1]["img/s"])
-                if name.endswith("on"):
-                    probes_logged = sum(1 for line in (result["run_dir"] / "events.jsonl").open() if '"kind":"attention"' in line)
+            for name, extra in modes.items():
+                sets = [f"--set={k}={v}" for k, v in {**common, **extra}.items()]
+                _, run_dir = run_vitui(["vit-cifar10", *sets, "--data-dir", str(data_dir)], runs_dir)
+                rates[name].append(epoch_metrics(run_dir)[-1]["img/s"])
+                if extra.get("attention_probes"):
+                    events = [json.loads(line) for line in (run_dir / "events.jsonl").open()]
+                    probes_logged = sum(1 for e in events if e["kind"] == "attention")
             rates["plain PyTorch loop"].append(plain_loop(dataset, data_dir, args.threads))
             print(f"round {r + 1}: " + "  ".join(f"{k} {v[-1]:.1f}" for k, v in rates.items()), flush=True)
 

@@ -26,8 +26,20 @@ import sys
 import time
 from pathlib import Path
 
-from vitbench import ROOT, run_vitui
-from vitui.config import resolve
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks._common import REPO, epoch_metrics, run_vitui  # noqa: E402
+from vitui.config import resolve  # noqa: E402
+
+
+def train(experiment: str, settings: dict, runs_dir: Path, data_dir: Path) -> tuple[list[dict], dict, Path]:
+    """One headless vitui run; its epoch figures, summary and folder."""
+    sets = [f"--set={k}={v}" for k, v in settings.items()]
+    wall, run_dir = run_vitui([experiment, *sets, "--data-dir", str(data_dir)], runs_dir)
+    epochs = epoch_metrics(run_dir)
+    print(f"    {len(epochs)} epochs in {wall:.0f}s: last " + "  ".join(f"{k} {v:.4g}" for k, v in epochs[-1].items()),
+          flush=True)
+    return epochs, json.loads((run_dir / "summary.json").read_text()), run_dir
 
 EXPERIMENTS = {"cnn-bn": "cnn-bn-cifar10", "vit": "vit-cifar10"}
 SMOKE_MODELS = {"cnn-bn": {"width": 8, "dense": 32}, "vit": {"dim": 32, "depth": 2, "heads": 2}}
@@ -35,7 +47,7 @@ SMOKE_MODELS = {"cnn-bn": {"width": 8, "dense": 32}, "vit": {"dim": 32, "depth":
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="CNN-BN and ViT on CIFAR-10 on a CUDA GPU with the vitui trainer")
-    parser.add_argument("--data", type=Path, default=ROOT / ".devdata" / "cifar10-jpeg-train.tar.gz",
+    parser.add_argument("--data", type=Path, default=REPO / ".devdata" / "cifar10-jpeg-train.tar.gz",
                         help="CIFAR-10 train split: image-folder .tar.gz or folder [default: .devdata/cifar10-jpeg-train.tar.gz]")
     parser.add_argument("--budget", type=float, default=150.0, help="seconds of training per model for the accuracy run")
     parser.add_argument("--throughput-epochs", type=int, default=4, help="epochs of the throughput run")
@@ -53,16 +65,17 @@ def main() -> None:
         sys.exit("gpu_benchmark: no CUDA GPU visible to PyTorch; run it on a GPU machine, or --smoke on CPU")
     if not args.data.exists():
         sys.exit(f"gpu_benchmark: {args.data} not found; copy the CIFAR-10 image-folder tar there "
-                 f"(e.g. cp /work/shared/data/cifar10-jpeg-train.tar.gz {ROOT / '.devdata'}/) or pass --data")
+                 f"(e.g. cp /work/shared/data/cifar10-jpeg-train.tar.gz {REPO / '.devdata'}/) or pass --data")
     name = torch.cuda.get_device_name() if device == "cuda" else "CPU (smoke run: figures are meaningless)"
     budget = 20.0 if args.smoke else args.budget
-    data_dir, runs_dir = ROOT / ".devdata" / "cache", ROOT / ".devdata" / "gpu-bench-runs"
+    data_dir, runs_dir = REPO / ".devdata" / "cache", REPO / ".devdata" / "gpu-bench-runs"
     dataset = f"imagefolder:{args.data.resolve()}"
 
     started = time.monotonic()
     from runners.data import load_dataset
 
     load_dataset(dataset, data_dir)  # decode once here, so no run's time includes it
+    runs_dir.mkdir(parents=True, exist_ok=True)
     print(f"{name}, torch {torch.__version__}; data ready in {time.monotonic() - started:.0f}s", flush=True)
 
     results = []
@@ -73,24 +86,24 @@ def main() -> None:
             base.update(SMOKE_MODELS[model], val_fraction=0.9)
         print(f"{model}: throughput run", flush=True)
         epochs = 1 if args.smoke else args.throughput_epochs
-        fast = run_vitui(experiment, {**base, "epochs": epochs, "attention_probes": 0}, runs_dir, data_dir)
-        steady = fast["epochs"][1:] or fast["epochs"]
+        fast_epochs, fast_summary, _ = train(experiment, {**base, "epochs": epochs, "attention_probes": 0}, runs_dir, data_dir)
+        steady = fast_epochs[1:] or fast_epochs
         rate = statistics.median(e["img/s"] for e in steady)
         epoch_time = statistics.median(e["epoch_time"] for e in steady)
-        macs = fast["summary"]["model"]["macs"]
+        macs = fast_summary["model"]["macs"]
         tflops = rate * 6 * macs / 1e12
 
         fit = max(1, int(budget // epoch_time))
         warmup = min(resolve(experiment).train.warmup_epochs, fit / 10)  # the recipe's, at most 10 % of the run
         print(f"{model}: budget run, {fit} epochs of ~{epoch_time:.1f}s", flush=True)
-        timed = run_vitui(experiment, {**base, "epochs": fit, "warmup_epochs": warmup}, runs_dir, data_dir)
-        best = timed["summary"]["best"]
+        _, summary, run_dir = train(experiment, {**base, "epochs": fit, "warmup_epochs": warmup}, runs_dir, data_dir)
+        best = summary["best"]
         results.append({
-            "model": model, "params": fast["summary"]["model"]["params"], "macs": macs, "img_per_s": rate,
+            "model": model, "params": fast_summary["model"]["params"], "macs": macs, "img_per_s": rate,
             "tflops": tflops, "peak_share": tflops / args.peak_tflops if device == "cuda" else None,
             "epoch_time": epoch_time, "budget_s": budget, "budget_epochs": fit, "best_val_acc": best["value"],
-            "best_epoch": best["epoch"], "best_time_s": best["time"], "run": timed["run_dir"].name,
-            "train_time_s": timed["summary"]["metrics"].get("time"),
+            "best_epoch": best["epoch"], "best_time_s": best["time"], "run": run_dir.name,
+            "train_time_s": summary["metrics"].get("time"),
         })
 
     print(f"\n{name}; bf16 peak assumed {args.peak_tflops:g} TFLOP/s; budget {budget:g} s per model"

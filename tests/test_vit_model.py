@@ -93,3 +93,12 @@ def test_builder_turns_bad_shapes_into_config_errors():
     with pytest.raises(ConfigError, match="--set dim=32"):
         build_image_model("vit", ViTArgs(dim=30, heads=4), 3, 10, 32)
     assert build_image_model("vit", ViTArgs(dim=32, depth=1, heads=4), 1, 10, 28).grid == 7
+
+
+def test_cnn_macs_are_counted_too():
+    from runners.models.cnn import CNN
+
+    stats = model_stats(CNN(in_channels=3, num_classes=10, image_size=32, width=4, dense=8), torch.randn(1, 3, 32, 32))
+    # conv 3->4 'same' on 32x32, conv 4->4 'valid' to 30x30, pool 15, conv 4->8 'same', conv 8->8 'valid' 13, pool 6
+    expected = 32 * 32 * 4 * 27 + 30 * 30 * 4 * 36 + 15 * 15 * 8 * 36 + 13 * 13 * 8 * 72 + 8 * 6 * 6 * 8 + 8 * 10
+    assert stats["macs"] == expected

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import run_vitui
 
 
 @pytest.fixture(scope="module")
@@ -31,21 +28,16 @@ def tiny_folder(tmp_path_factory) -> Path:
     return root
 
 
-def run_cli(args: list[str], tmp: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "VITUI_OFFLINE": "1", "VITUI_DATA": str(tmp / "data")}
-    return subprocess.run([sys.executable, "-m", "vitui", *args], cwd=tmp, env=env, capture_output=True,
-                          text=True, timeout=240)
-
-
 def read_log(run_dir: Path) -> list[dict]:
     return [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
 
 
 def test_tiny_vit_run_logs_attention(tiny_folder, tmp_path):
-    result = run_cli(["run", "vit-cifar10", "--no-tui", "--runs-dir", "runs", "--set", f"dataset=imagefolder:{tiny_folder}",
-                      "--set", "epochs=2", "--set", "batch_size=12", "--set", "dim=16", "--set", "depth=2",
-                      "--set", "heads=2", "--set", "warmup_epochs=0", "--set", "val_fraction=0.25",
-                      "--set", "attention_every=2", "--set", "attention_probes=3", "--set", "log_every=1"], tmp_path)
+    result = run_vitui("run", "vit-cifar10", "--no-tui", "--runs-dir", "runs", "--data-dir", "data",
+                       "--set", f"dataset=imagefolder:{tiny_folder}",
+                       "--set", "epochs=2", "--set", "batch_size=12", "--set", "dim=16", "--set", "depth=2",
+                       "--set", "heads=2", "--set", "warmup_epochs=0", "--set", "val_fraction=0.25",
+                       "--set", "attention_every=2", "--set", "attention_probes=3", "--set", "log_every=1", cwd=tmp_path)
     assert result.returncode == 0, result.stderr + result.stdout
     run_dir = next((tmp_path / "runs").iterdir())
     events = read_log(run_dir)
@@ -69,13 +61,3 @@ def test_tiny_vit_run_logs_attention(tiny_folder, tmp_path):
     assert "attention at step 6 (logged at steps 2, 4, 6)" in shown.output and "layer 1/2, head 2/2" in shown.output
     compared = CliRunner().invoke(app, ["runs", "compare", str(run_dir)], env={"COLUMNS": "120"})
     assert compared.exit_code == 0 and "vit" in compared.output
-
-
-def test_cnn_run_logs_no_attention(tiny_folder, tmp_path):
-    result = run_cli(["run", "cnn-bn-cifar10", "--no-tui", "--runs-dir", "runs", "--set", f"dataset=imagefolder:{tiny_folder}",
-                      "--set", "epochs=1", "--set", "batch_size=12", "--set", "width=4", "--set", "dense=8",
-                      "--set", "val_fraction=0.25", "--set", "attention_every=1"], tmp_path)
-    assert result.returncode == 0, result.stderr + result.stdout
-    run_dir = next((tmp_path / "runs").iterdir())
-    assert not [e for e in read_log(run_dir) if e["kind"] == "attention"]
-    assert json.loads((run_dir / "summary.json").read_text())["model"]["macs"] > 0
