@@ -161,3 +161,14 @@ def test_cli_attention_on_a_run_without_maps(tmp_path):
     write_fake_run(tmp_path, [])
     result = CliRunner().invoke(app, ["attention", "vit-fake", "--runs-dir", str(tmp_path)])
     assert result.exit_code == 2 and "no attention maps" in result.output
+
+
+def test_narrow_terminal_drops_the_overlay_instead_of_cropping():
+    event = fake_attention(grid=8)  # 32 x 32 pixel images: 32 columns per picture
+    wide = Console(color_system="truecolor", width=110, record=True)
+    wide.print(attention_panel(event))
+    narrow = Console(color_system="truecolor", width=80, record=True)
+    narrow.print(attention_panel(event))
+    wide_row = wide.export_text().splitlines()[1]
+    narrow_row = narrow.export_text().splitlines()[1]
+    assert wide_row.count(HALF) == 3 * 32 and narrow_row.count(HALF) == 2 * 32

@@ -155,24 +155,36 @@ def _name(names: list[str], index: int) -> str:
     return names[index] if 0 <= index < len(names) else str(index)
 
 
-def attention_panel(event: Attention, *, probe: int = 0, layer: int | None = None, head: int | None = None) -> Group:
+class AttentionPanel:
     """Probe image, heatmap and overlay side by side, with a caption, the map's title and a legend.
 
-    layer None (or == layers) shows the rollout; head None (or == heads) the mean over heads.
+    Narrow terminals (an 80-column tmux pane) drop the overlay rather than crop the pictures.
     """
+
+    def __init__(self, event: Attention, probe: int, layer: int, head: int):
+        self.event, self.probe = event, probe
+        self.matrix, self.title = select_map(event, probe, layer, head)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        image = self.event.images[self.probe]
+        pixels = image_pixels(image)
+        height, width = len(pixels), len(pixels[0])
+        pictures = [blocks(pixels), heatmap(self.matrix, height, width)]
+        if options.max_width >= 3 * width + 4:
+            pictures.append(overlay(image, self.matrix))
+        row = Table.grid(padding=(0, 2))
+        row.add_row(*pictures)
+        _, lo, hi = normalised(self.matrix)
+        head_line = Text(f"step {self.event.step}  ", "dim")
+        head_line.append(self.title, "bold")
+        yield Group(probe_caption(self.event, self.probe), row, head_line, legend(lo, hi))
+
+
+def attention_panel(event: Attention, *, probe: int = 0, layer: int | None = None,
+                    head: int | None = None) -> AttentionPanel:
+    """The panel for one probe; layer None (or == layers) shows the rollout, head None (or == heads) the mean."""
     layers, heads = map_count(event)
-    layer = layers if layer is None else layer
-    head = heads if head is None else head
-    matrix, title = select_map(event, probe, layer, head)
-    image = event.images[probe]
-    pixels = image_pixels(image)
-    height, width = len(pixels), len(pixels[0])
-    row = Table.grid(padding=(0, 2))
-    row.add_row(blocks(pixels), heatmap(matrix, height, width), overlay(image, matrix))
-    _, lo, hi = normalised(matrix)
-    head_line = Text(f"step {event.step}  ", "dim")
-    head_line.append(title, "bold")
-    return Group(probe_caption(event, probe), row, head_line, legend(lo, hi))
+    return AttentionPanel(event, probe, layers if layer is None else layer, heads if head is None else head)
 
 
 def attention_report(event: Attention, *, layer: int | None = None, head: int | None = None,
