@@ -257,3 +257,20 @@ def run_async(test):
         return asyncio.run(test(*args, **kwargs))
 
     return wrapper
+
+
+async def wait_until(pilot: Any, predicate: Any, timeout: float = 5.0, what: str = "condition") -> float:
+    """Let the app run until predicate() holds; returns the seconds it took."""
+    start = time.monotonic()
+    while not predicate():
+        if time.monotonic() - start > timeout:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.02)
+    return time.monotonic() - start
+
+
+def widget_text(widget: Any) -> str:
+    """What a widget draws, as plain text lines."""
+    from textual.geometry import Region
+
+    return "\n".join(strip.text for strip in widget.render_lines(Region(0, 0, *widget.size)))

@@ -7,7 +7,7 @@ from rich.console import Console
 
 import pytest
 
-from app_fakes import CRASH, PAUSE, ScriptedStarter, mlp_script, run_async
+from app_fakes import CRASH, PAUSE, ScriptedStarter, mlp_script, run_async, wait_until
 from vitui.app import make_app
 from vitui.config import resolve
 from vitui.messages import RunUpdated
@@ -19,16 +19,6 @@ from vitui.widgets.progress import status_renderable
 
 SIZE = (100, 30)
 BRAILLE = range(0x2801, 0x2900)
-
-
-async def wait_until(pilot, predicate, timeout: float = 5.0, what: str = "condition") -> float:
-    """Let the app run until predicate() holds; returns the seconds it took."""
-    start = time.monotonic()
-    while not predicate():
-        if time.monotonic() - start > timeout:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.02)
-    return time.monotonic() - start
 
 
 def status_text(app) -> str:

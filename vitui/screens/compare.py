@@ -22,6 +22,7 @@ class CompareScreen(Screen):
     """Two overlay charts (k changes the metric of the focused one) over the differences and figures tables."""
 
     BINDINGS = [Binding("escape", "back", "back")]
+    AUTO_FOCUS = "#compare-left"
 
     def __init__(self, run_dirs: list[Path]):
         super().__init__()
@@ -42,7 +43,6 @@ class CompareScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#compare-left", OverlayChart).focus()
         # An app worker, so the app's one handler reports a failure.
         self.app.run_worker(self.load_logs, thread=True, exit_on_error=False, description="read the runs' logs")
 

@@ -6,6 +6,8 @@ choices and range; a bad value shows its one-line error at once and blocks the l
 
 from __future__ import annotations
 
+import asyncio
+
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -53,6 +55,7 @@ class LauncherScreen(Screen):
         Binding("r", "runs", "runs"),
         Binding("escape", "to_list", "experiments"),
     ]
+    AUTO_FOCUS = "#experiment-list"
 
     def __init__(self) -> None:
         super().__init__()
@@ -63,6 +66,7 @@ class LauncherScreen(Screen):
         self.edits: dict[str, str] = {}
         self.config: cfg.RunConfig | None = None
         self.fields: dict[str, forms.FieldSpec] = {}
+        self._form_lock = asyncio.Lock()
 
     def compose(self) -> ComposeResult:
         yield Static("vitui · new run", id="launcher-title")
@@ -86,13 +90,16 @@ class LauncherScreen(Screen):
         yield Static("", id="form-message")
         yield Footer()
 
-    async def on_mount(self) -> None:
+    def on_mount(self) -> None:
+        # After the first refresh: the nested form widgets may not be mounted yet at Mount time.
+        self.call_after_refresh(self.first_load)
+
+    async def first_load(self) -> None:
         names = cfg.experiment_names()
         if not names:
             self.show_message(f"no experiments in {cfg.configs_dir()}: add a .toml file there", error=True)
-            return
-        self.query_one("#experiment-list", OptionList).focus()
-        await self.load_experiment(names[0])
+        elif not self.experiment:  # the list's first highlight usually loaded it already
+            await self.load_experiment(names[0])
 
     def on_screen_resume(self) -> None:
         self.update_title()
@@ -120,6 +127,11 @@ class LauncherScreen(Screen):
 
     async def set_config(self, config: cfg.RunConfig) -> None:
         """Show a resolved config: model and data set choices, then one row per setting."""
+        # One rebuild at a time (arrowing through the list fires loads faster than rows mount).
+        async with self._form_lock:
+            await self._set_config(config)
+
+    async def _set_config(self, config: cfg.RunConfig) -> None:
         self.config = config
         self.model_name = config.train.model
         self.dataset_choice, self.folder = forms.split_dataset(config.train.dataset)

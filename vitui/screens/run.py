@@ -61,6 +61,7 @@ class RunScreen(Screen):
         Binding("escape", "back", "back"),
         Binding("p", "next_panel", "panel"),
     ]
+    AUTO_FOCUS = "#chart-loss"
 
     def __init__(self, model: RunModel, run_dir: Path):
         super().__init__()
@@ -96,8 +97,8 @@ class RunScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.refresh_view()
-        self.query_one("#chart-loss", MetricChart).focus()
+        # After the first refresh: widgets nested in the panels may not be mounted yet at Mount time.
+        self.call_after_refresh(self.refresh_view)
 
     def on_screen_resume(self) -> None:
         self.refresh_view()
