@@ -1,13 +1,18 @@
 """Pilot tests of the live run screen with a scripted worker: charts fill, stop and quit behave, a death shows."""
 
 import io
+import sys
 import time
+import types
 
 from rich.console import Console
 
 import pytest
 
-from app_fakes import CRASH, PAUSE, ScriptedStarter, mlp_script, run_async, wait_until
+from textual.widgets import Static, TabPane
+
+from app_fakes import CRASH, PAUSE, T0, ScriptedStarter, mlp_script, run_async, wait_until
+from vitui.events import Samples
 from vitui.app import make_app
 from vitui.config import resolve
 from vitui.messages import RunUpdated
@@ -202,3 +207,52 @@ async def test_a_burst_of_updates_is_merged(tmp_path, starter):
             app.post_message(RunUpdated(run_dir))
         await pilot.pause()
         assert 1 <= len(handled) < 200
+
+
+class FakeNamesPanel(Static):
+    """Stands in for the names panel another helper builds: records what it was fed."""
+
+    def __init__(self):
+        super().__init__("names")
+        self.fed = []
+
+    def add_samples(self, event):
+        self.fed.append(event)
+
+
+@run_async
+async def test_extra_panels_appear_when_their_events_arrive(tmp_path, starter, monkeypatch):
+    module = types.ModuleType("vitui.widgets.names")
+    module.NamesPanel = FakeNamesPanel
+    monkeypatch.setitem(sys.modules, "vitui.widgets.names", module)
+    samples = [Samples(step=s, temperature=1.0, texts=["tyrannosaurus"], novel=[False], novelty=0.0, t=T0 + s)
+               for s in (10, 20)]
+    app = make_app(tmp_path, start_run=starter(mlp_script()[:5] + samples), config=resolve("mlp-mnist"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, LiveRunScreen))
+        screen = app.screen
+        await wait_until(pilot, lambda: screen.model.extra_seq == 2, what="the samples")
+        screen.refresh_view()
+        await wait_until(pilot, lambda: screen.query(FakeNamesPanel) and len(screen.query_one(FakeNamesPanel).fed) == 2,
+                         what="the names panel to be fed")
+        assert [e.step for e in screen.query_one(FakeNamesPanel).fed] == [10, 20]
+        assert "extra-samples" in [pane.id for pane in screen.query(TabPane)]
+
+
+@run_async
+async def test_resizes_cleanly(tmp_path, starter):
+    app = make_app(tmp_path, start_run=starter(mlp_script()), config=resolve("mlp-mnist"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, LiveRunScreen))
+        chart = app.screen.query_one("#chart-loss", MetricChart)
+        await wait_until(pilot, lambda: app.screen.model.progress is not None)
+        widths = []
+        for size in ((80, 24), (60, 20), (160, 50), (80, 24)):
+            await pilot.resize_terminal(*size)
+            await pilot.pause()
+            app.screen.refresh_view()
+            await pilot.pause()
+            widths.append(chart.size.width)
+            lines = chart.render().plain.splitlines()
+            assert max(len(line) for line in lines) <= chart.size.width
+        assert widths[0] < widths[2] and widths[0] == widths[3]

@@ -1,5 +1,8 @@
 """Tests of the app's domain logic without Textual: run model, comparison, launcher form."""
 
+import subprocess
+import sys
+
 import pytest
 
 from app_fakes import T0, cnn_script, mlp_script, write_run
@@ -7,7 +10,8 @@ from vitui import compare, forms
 from vitui.config import ConfigError, resolve
 from vitui.events import Log, Progress, Status
 from vitui.runmodel import LIVE_CHARTS, RunModel, load_model
-from vitui.runstore import load_run
+from vitui.runstore import load_run, write_status
+from vitui.sources import TailSource
 
 
 def test_model_builds_series_progress_and_figures():
@@ -106,3 +110,21 @@ def test_build_config_switches_model_and_data_set():
         forms.build_config("cnn-cifar10", "cnn", "svhn", {})
     assert forms.dataset_choices("cnn", "cifar10")[-1] == "imagefolder"
     assert forms.split_dataset("imagefolder:/data/x.tar.gz") == ("imagefolder", "/data/x.tar.gz")
+
+
+def test_stopping_a_run_started_elsewhere_sends_it_sigint(tmp_path):
+    """The worker treats SIGINT as a graceful stop; the app sends it to a run it did not start."""
+    code = "import signal, sys, time\nsignal.signal(signal.SIGINT, lambda *a: sys.exit(42))\nprint('ready', flush=True)\ntime.sleep(30)"
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        run_dir = tmp_path / "run"
+        run_dir.mkdir()
+        write_status(run_dir, "running", pid=child.pid)
+        TailSource(run_dir).stop()
+        assert child.wait(5) == 42
+        write_status(run_dir, "running", pid=0)
+        with pytest.raises(RuntimeError):  # never kill(0): that is our own process group
+            TailSource(run_dir).stop()
+    finally:
+        child.kill()

@@ -165,8 +165,8 @@ class OverlaySource:
         self.models, self.labels, self.key = models, labels, key
 
     @property
-    def version(self) -> int:
-        return sum(m.version for m in self.models) + hash(self.key)
+    def version(self) -> tuple:
+        return self.key, tuple(m.version for m in self.models)
 
     def available(self) -> list[tuple[str, str]]:
         found = [(k, t) for k, t in OVERLAY_METRICS if any(k in m.series for m in self.models)]

@@ -188,8 +188,11 @@ class SpecSource:
         self.model, self.spec = model, spec
 
     @property
-    def version(self) -> int:
-        return self.model.version
+    def version(self) -> tuple:
+        """Changes only when a series of this chart got a point: epoch charts redraw once an epoch."""
+        with self.model.lock:
+            keys = self.spec.series(self.model.series_keys())
+            return tuple((key, self.model.series[key].count) for key, _, _ in keys)
 
     def traces(self, columns: int, axis: str, smoothing: float) -> list[Trace]:
         return self.model.traces(self.spec, columns, axis, smoothing)

@@ -119,10 +119,12 @@ class TailSource:
     def stop(self) -> None:
         """Ask the worker for a graceful stop with SIGINT (it saves a checkpoint), if it runs on this machine."""
         status = runstore.load_run(self.run_dir).status
-        pid = status.get("pid")
-        if not pid or status.get("host") != socket.gethostname():
+        pid = int(status.get("pid") or 0)
+        if status.get("host") != socket.gethostname():
             raise RuntimeError("this run trains on another machine; stop it there")
-        os.kill(int(pid), signal.SIGINT)
+        if pid <= 0 or pid == os.getpid():  # kill(0) would signal our own process group
+            raise RuntimeError("this run's status names no worker process to stop")
+        os.kill(pid, signal.SIGINT)
 
     def detach(self) -> None:
         """Nothing to do: the run never depended on this app."""

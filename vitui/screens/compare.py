@@ -63,7 +63,8 @@ class CompareScreen(Screen):
         for chart in self.query(OverlayChart):
             chart.refresh()
         self.query_one("#verdict", Static).update(self.verdict_text())
-        self.query_one("#compare-body", Static).update(Group(self.differences_table(), Text(""), self.figures_table()))
+        # Figures first: at 80x24 they are what shows without scrolling.
+        self.query_one("#compare-body", Static).update(Group(self.figures_table(), Text(""), self.differences_table()))
 
     def legend(self) -> list[Text]:
         return [Text(label, style=f"bold {RUN_STYLES[i % len(RUN_STYLES)]}") for i, label in enumerate(self.labels)]
