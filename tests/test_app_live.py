@@ -2,19 +2,16 @@
 
 import io
 import sys
-import time
 import types
 
-from rich.console import Console
-
 import pytest
-
+from rich.console import Console
 from textual.widgets import Static, TabPane
 
 from app_fakes import CRASH, PAUSE, T0, ScriptedStarter, mlp_script, run_async, wait_until
-from vitui.events import Samples
 from vitui.app import make_app
 from vitui.config import resolve
+from vitui.events import Samples
 from vitui.messages import RunUpdated
 from vitui.screens.launcher import LauncherScreen
 from vitui.screens.quit import QuitDialog

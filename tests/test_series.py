@@ -80,3 +80,13 @@ def test_ema_is_bias_corrected():
 def test_capacity_must_allow_merging():
     with pytest.raises(ValueError):
         ReducedSeries(1)
+
+
+def test_chart_tick_labels_are_short_and_distinct():
+    from vitui.widgets.charts import y_ticks
+
+    assert y_ticks(0.0009921, 0.0009995, 3)[1] == ["9.921e-4", "9.958e-4", "9.995e-4"]
+    assert y_ticks(0.28, 2.4, 2)[1] == ["0.3", "2.4"]  # short, but never far from the tick
+    assert y_ticks(1200, 3600, 4)[1] == ["1200", "2000", "2800", "3600"]
+    assert y_ticks(0.2, 0.2, 3)[1] == ["0.18", "0.20", "0.22"]  # a flat line gets room around it
+    assert y_ticks(0, 1e-3, 3)[1] == ["0", "5e-4", "1e-3"]

@@ -46,9 +46,10 @@ class MetricChart(PlotextPlot, can_focus=True):
     """One chart; with focus, keys change its smoothing, y scale and x axis, or zoom it to the whole screen."""
 
     ALLOW_MAXIMIZE = True
+    SMOOTHING = Binding.Group("smooth", compact=True)
     BINDINGS = [
-        Binding("left_square_bracket", "smoother(-1)", "smooth-"),
-        Binding("right_square_bracket", "smoother(1)", "smooth+"),
+        Binding("left_square_bracket", "smoother(-1)", "less smoothing", group=SMOOTHING),
+        Binding("right_square_bracket", "smoother(1)", "more smoothing", group=SMOOTHING),
         Binding("l", "toggle_log", "log y"),
         Binding("x", "next_axis", "x axis"),
         Binding("z", "zoom", "zoom"),
@@ -140,6 +141,32 @@ class MetricChart(PlotextPlot, can_focus=True):
             plt.plot(xs, trace.y, color=colour, marker=marker, label=trace.label if labelled else None)
         if self.log_y:
             plt.yscale("log")
+        else:
+            lo = min(min(t.y) for t in traces)
+            hi = max(max(t.y) for t in traces)
+            ticks, labels = y_ticks(lo, hi, max(2, min(5, (self.size.height - 3) // 2)))
+            plt.ylim(ticks[0], ticks[-1])
+            plt.yticks(ticks, labels)
+
+
+def y_ticks(lo: float, hi: float, count: int) -> tuple[list[float], list[str]]:
+    """Evenly spaced ticks over [lo, hi] with the shortest labels that are distinct and within 2% of the
+    range of their tick (plotext's own labels for a learning rate read 0.0009995)."""
+    if hi <= lo:  # a flat line: give it some room
+        pad = abs(lo) * 0.1 or 1.0
+        lo, hi = lo - pad, hi + pad
+    ticks = [lo + (hi - lo) * i / (count - 1) for i in range(count)]
+    labels: list[str] = []
+    tiny_or_huge = any(t != 0 and (abs(t) < 1e-2 or abs(t) >= 1e5) for t in ticks)
+    for places in range(0, 7):
+        if tiny_or_huge:
+            labels = ["0" if t == 0 else f"{t:.{places}e}".replace("e-0", "e-").replace("e+0", "e") for t in ticks]
+        else:
+            labels = [f"{t:.{places}f}" for t in ticks]
+        close = all(abs(float(label) - t) <= (hi - lo) * 0.02 for label, t in zip(labels, ticks))
+        if close and len(set(labels)) == count:
+            break
+    return ticks, labels
 
 
 def _positive(trace: Trace) -> Trace:
