@@ -133,7 +133,7 @@ def only_run(tmp_path: Path) -> Path:
 
 def test_launch_watch_and_quit_restores_the_terminal(terminal):
     start, tmp_path = terminal
-    session = start(iterations=600)
+    session = start(iterations=400)
     launch_and_watch(session)
     session.wait_for(lambda t: "completed" in t, 90, "the run to complete")
     session.send("q")
@@ -156,7 +156,7 @@ def test_launch_watch_and_quit_restores_the_terminal(terminal):
 
 def test_quit_leaving_the_run_going_returns_at_once(terminal):
     start, tmp_path = terminal
-    session = start(iterations=4000)
+    session = start(iterations=2000)
     launch_and_watch(session)
     session.send("q")
     session.wait_for(lambda t: "Leave running" in t, 10, "the quit dialog")

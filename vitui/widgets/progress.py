@@ -38,7 +38,8 @@ def status_renderable(model: RunModel, stopping: bool = False) -> Group:
             bar.add_row(ProgressBar(total=p.total_steps, completed=done, complete_style="cyan", finished_style="green"),
                         f"{done / p.total_steps:4.0%}  {count}")
         else:
-            bar.add_row(ProgressBar(total=None if model.running else 1, completed=0), "waiting for the first step")
+            bar.add_row(ProgressBar(total=None if model.running else 1, completed=0),
+                        "waiting for the first step" if model.running else "no steps recorded")
 
         # Most useful first: the line is cut with an ellipsis on narrow terminals.
         facts: list[str] = []
