@@ -30,6 +30,13 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
+def make_console():
+    """A rich console; when piped or logged, wide enough that tables are not cut to 80 columns."""
+    from rich.console import Console
+
+    return Console() if sys.stdout.isatty() else Console(width=200)
+
+
 def runs_dir_or_default(path: Optional[Path]) -> Path:
     from vitui.runstore import default_runs_dir
 
@@ -108,7 +115,6 @@ def watch(run_name: str = typer.Argument(..., metavar="RUN", help="run folder, n
 @app.command()
 def experiments() -> None:
     """List the experiments in configs/ and what each one trains."""
-    from rich.console import Console
     from rich.table import Table
 
     from vitui import config as cfg
@@ -117,13 +123,12 @@ def experiments() -> None:
     for name in cfg.experiment_names():
         data = cfg.load_experiment_file(name)
         table.add_row(name, str(data.get("model", "")), str(data.get("dataset", "")), cfg.experiment_description(name))
-    Console().print(table)
+    make_console().print(table)
 
 
 @app.command()
 def settings(experiment: str = typer.Argument(..., help="experiment name")) -> None:
     """Show every setting of an experiment, its resolved value and what it does."""
-    from rich.console import Console
     from rich.table import Table
 
     from vitui import config as cfg
@@ -136,14 +141,12 @@ def settings(experiment: str = typer.Argument(..., help="experiment name")) -> N
     for obj in (config.train, config.model_args):
         for name, _, help_text in cfg.settings_help(type(obj)):
             table.add_row(name, repr(getattr(obj, name)), help_text)
-    Console().print(table)
+    make_console().print(table)
 
 
 @runs_app.command("list")
 def runs_list(runs_dir: Optional[Path] = RUNS_DIR_OPTION) -> None:
     """Every run in the runs folder: experiment, data set, status, start, duration, best figure."""
-    from rich.console import Console
-
     from vitui.runviews import runs_table
     from vitui.runstore import list_runs
 
@@ -152,15 +155,13 @@ def runs_list(runs_dir: Optional[Path] = RUNS_DIR_OPTION) -> None:
     if not runs:
         typer.echo(f"no runs in {folder}")
         return
-    Console().print(runs_table(runs))
+    make_console().print(runs_table(runs))
 
 
 @runs_app.command("show")
 def runs_show(run_name: str = typer.Argument(..., metavar="RUN", help="run folder, name, or a unique part of it"),
               runs_dir: Optional[Path] = RUNS_DIR_OPTION) -> None:
     """A run's config, status, final metrics and per-class table."""
-    from rich.console import Console
-
     from vitui.runviews import show_run
     from vitui.runstore import find_run
 
@@ -168,7 +169,7 @@ def runs_show(run_name: str = typer.Argument(..., metavar="RUN", help="run folde
         path = find_run(runs_dir_or_default(runs_dir), run_name)
     except LookupError as exc:
         raise fail(str(exc)) from None
-    show_run(Console(), path)
+    show_run(make_console(), path)
 
 
 def main() -> None:
