@@ -129,7 +129,7 @@ class VituiApp(App[int]):
         """A run from the browser or `vitui watch`: live if it is training (here or elsewhere), else its record."""
         from vitui.screens.run import RunDetailScreen
 
-        run_dir = Path(run_dir)
+        run_dir = Path(run_dir).resolve()
         session = self.sessions.get(run_dir)
         if session is None and runstore.load_run(run_dir).state in ("created", "running"):
             session = self.follow(TailSource(run_dir))

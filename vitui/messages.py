@@ -28,10 +28,3 @@ class RunFinished(Message):
         self.state = state
         self.detail = detail
 
-
-class RunLaunched(Message):
-    """The launcher started a run; the app opens its live screen."""
-
-    def __init__(self, run_dir: Path):
-        super().__init__()
-        self.run_dir = run_dir

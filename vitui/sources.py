@@ -41,7 +41,7 @@ class HandleSource:
 
     def __init__(self, handle: Any):
         self.handle = handle
-        self.run_dir = Path(handle.run_dir)
+        self.run_dir = Path(handle.run_dir).resolve()  # one key per run, however its path was spelt
 
     def poll(self, timeout: float) -> list[Event]:
         return self.handle.poll(timeout=timeout)
@@ -78,7 +78,7 @@ class TailSource:
     owned = False
 
     def __init__(self, run_dir: Path, check_every: float = 0.5):
-        self.run_dir = Path(run_dir)
+        self.run_dir = Path(run_dir).resolve()
         self._tail = runstore.EventTail(self.run_dir)
         self._check_every = check_every
         self._checked = 0.0
