@@ -88,7 +88,7 @@ def run(
 
         raise typer.Exit(run_app(runs_dir=runs_dir_or_default(runs_dir), data_dir=data_dir, config=config))
     if not no_tui:
-        typer.echo("vitui: not a terminal, training headless (--no-tui says so explicitly)", err=True)
+        typer.echo("vitui: no terminal for the dashboard, training headless (--no-tui skips this note)", err=True)
     from vitui.headless import run_headless
 
     raise typer.Exit(run_headless(config, runs_dir_or_default(runs_dir), data_dir))
