@@ -47,23 +47,24 @@ def make_digits(folder: Path, train: int = 2000, test: int = 200) -> None:
 
 
 class Tmux:
-    """One detached tmux session running a shell, read with capture-pane."""
+    """One detached tmux session running a shell, on a tmux server of its own, read with capture-pane."""
 
     def __init__(self, name: str, env: dict[str, str], width: int = 100, height: int = 30):
         self.name = name
+        self.tmux = ["tmux", "-L", name]  # a private socket: nothing here touches anyone else's sessions
         exports = " ".join(f"{k}={v}" for k, v in env.items())
-        subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", str(width), "-y", str(height),
+        subprocess.run([*self.tmux, "new-session", "-d", "-s", name, "-x", str(width), "-y", str(height),
                         f"env {exports} bash --norc --noprofile"], check=True)
 
     def send(self, *keys: str) -> None:
-        subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
+        subprocess.run([*self.tmux, "send-keys", "-t", self.name, *keys], check=True)
 
     def screen(self) -> str:
-        return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name], check=True, capture_output=True,
+        return subprocess.run([*self.tmux, "capture-pane", "-p", "-t", self.name], check=True, capture_output=True,
                               text=True).stdout
 
     def flag(self, name: str) -> str:
-        return subprocess.run(["tmux", "display-message", "-p", "-t", self.name, f"#{{{name}}}"], check=True,
+        return subprocess.run([*self.tmux, "display-message", "-p", "-t", self.name, f"#{{{name}}}"], check=True,
                               capture_output=True, text=True).stdout.strip()
 
     def wait_for(self, predicate, timeout: float, what: str) -> str:
@@ -76,7 +77,9 @@ class Tmux:
         raise AssertionError(f"timed out waiting for {what}; the screen shows:\n{self.screen()}")
 
     def kill(self) -> None:
-        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+        subprocess.run([*self.tmux, "kill-server"], capture_output=True)
+        socket = Path(os.environ.get("TMUX_TMPDIR", "/tmp")) / f"tmux-{os.getuid()}" / self.name
+        socket.unlink(missing_ok=True)
 
 
 def exit_code(text: str) -> int | None:

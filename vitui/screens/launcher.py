@@ -74,7 +74,7 @@ class LauncherScreen(Screen):
             with Vertical(id="experiments"):
                 yield ExperimentList(*[Option(name, id=name) for name in cfg.experiment_names()], id="experiment-list")
                 yield Static("", id="experiment-description")
-            with VerticalScroll(id="settings-form"):
+            with VerticalScroll(id="settings-form", can_focus=False):  # tab goes straight to the fields
                 with Horizontal(classes="row"):
                     yield Label("model", classes="setting-label")
                     yield Select([(m, m) for m in cfg.MODEL_TASK], id="model-select", allow_blank=True, compact=True)
