@@ -43,10 +43,22 @@ def runs_dir_or_default(path: Optional[Path]) -> Path:
     return path if path is not None else default_runs_dir()
 
 
+def is_terminal() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
 @app.callback(invoke_without_command=True)
-def main_callback(ctx: typer.Context) -> None:
-    if ctx.invoked_subcommand is None:
+def main_callback(ctx: typer.Context, runs_dir: Optional[Path] = RUNS_DIR_OPTION,
+                  data_dir: Optional[Path] = DATA_DIR_OPTION) -> None:
+    """With no command: open the dashboard (launcher, live runs, runs browser)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if not is_terminal():
         typer.echo(ctx.get_help())
+        return
+    from vitui.app import run_app
+
+    raise typer.Exit(run_app(runs_dir=runs_dir_or_default(runs_dir), data_dir=data_dir))
 
 
 @app.command()
@@ -71,15 +83,33 @@ def run(
         config = cfg.resolve(experiment, overrides)
     except ConfigError as exc:
         raise fail(str(exc)) from None
+    if not no_tui and is_terminal():
+        from vitui.app import run_app
+
+        raise typer.Exit(run_app(runs_dir=runs_dir_or_default(runs_dir), data_dir=data_dir, config=config))
     if not no_tui:
-        try:
-            import vitui.app  # noqa: F401
-        except ImportError:
-            typer.echo("vitui: the dashboard is not built yet; training headless", err=True)
-            no_tui = True
+        typer.echo("vitui: no terminal for the dashboard, training headless (--no-tui skips this note)", err=True)
     from vitui.headless import run_headless
 
     raise typer.Exit(run_headless(config, runs_dir_or_default(runs_dir), data_dir))
+
+
+@app.command()
+def watch(run_name: str = typer.Argument(..., metavar="RUN", help="run folder, name, or a unique part of it"),
+          runs_dir: Optional[Path] = RUNS_DIR_OPTION) -> None:
+    """Open the dashboard on a run: live if it is training (even if started elsewhere), else its record."""
+    from vitui.runstore import find_run
+
+    folder = runs_dir_or_default(runs_dir)
+    try:
+        path = find_run(folder, run_name)
+    except LookupError as exc:
+        raise fail(str(exc)) from None
+    if not is_terminal():
+        raise fail("vitui watch needs a terminal; use `vitui runs show RUN` for a printed report")
+    from vitui.app import run_app
+
+    raise typer.Exit(run_app(runs_dir=folder, watch=path))
 
 
 @app.command()
