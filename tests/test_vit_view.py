@@ -109,7 +109,7 @@ def test_attention_widget_keys_cycle_and_step():
             view = app.query_one(AttentionView)
             view.focus()
             assert (view.layer_index, view.head_index, view.map_index) == (None, None, None)
-            await pilot.press("l", "h", "h", "p")
+            await pilot.press("l", "h", "h", "i")
             assert (view.layer_index, view.head_index, view.probe_index) == (0, 1, 1)
             await pilot.press("L", "L")  # back past the first layer to the rollout, then the last layer
             assert view.layer_index == 1
@@ -172,3 +172,37 @@ def test_narrow_terminal_drops_the_overlay_instead_of_cropping():
     wide_row = wide.export_text().splitlines()[1]
     narrow_row = narrow.export_text().splitlines()[1]
     assert wide_row.count(HALF) == 3 * 32 and narrow_row.count(HALF) == 2 * 32
+
+
+def test_finished_vit_run_in_the_app_has_attention_and_mistakes_tabs(tmp_path):
+    from app_fakes import run_async, wait_until, write_run
+    from textual.widgets import TabbedContent
+
+    from vitui.app import make_app
+    from vitui.config import resolve
+    from vitui.screens.run import RunDetailScreen
+    from vitui.widgets.attention import AttentionView
+    from vitui.widgets.misclassified import MisclassifiedView
+
+    wrong = Misclassified(step=30, class_names=["cat", "dog", "frog"], images=[[[[9, 9, 9]] * 8] * 8] * 2,
+                          labels=[0, 2], predictions=[1, 1])
+    events = [fake_attention(step=10), fake_attention(step=20), fake_attention(step=30), wrong]
+    run_dir = write_run(tmp_path, "20250101-120000-vit-cifar10", resolve("vit-cifar10"), events, "completed")
+
+    @run_async
+    async def scenario() -> None:
+        app = make_app(tmp_path, watch=run_dir)
+        async with app.run_test(size=(110, 40)) as pilot:
+            await wait_until(pilot, lambda: isinstance(app.screen, RunDetailScreen))
+            screen = app.screen
+            await wait_until(pilot, lambda: screen.query(AttentionView) and screen.query(MisclassifiedView)
+                             and screen.query_one(MisclassifiedView).event is not None, what="extra panels")
+            view = screen.query_one(AttentionView)
+            assert [e.step for e in view.events] == [10, 20, 30]
+            screen.query_one(TabbedContent).active = "extra-attention"
+            await pilot.pause()
+            view.focus()
+            await pilot.press("i", "left_square_bracket")
+            assert view.probe_index == 1 and view.current.step == 20
+
+    scenario()

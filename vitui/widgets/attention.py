@@ -1,6 +1,6 @@
 """Provides AttentionView, a Textual widget that browses a ViT's attention maps as they are logged.
 
-Keys: p / P next / previous probe image, l / L next / previous layer (the rollout comes after the
+Keys: i / I next / previous probe image, l / L next / previous layer (the rollout comes after the
 last layer), h / H next / previous head (the mean of all heads comes after the last head),
 [ / ] older / newer map, end back to the newest (and follow new maps as they arrive).
 """
@@ -24,7 +24,8 @@ class AttentionView(Widget, can_focus=True):
     AttentionView:focus { background: $boost; }
     """
     BINDINGS = [
-        Binding("p", "probe(1)", "image"), Binding("P", "probe(-1)", "prev image", show=False),
+        # Not p: the run screen uses it to switch panels.
+        Binding("i", "probe(1)", "image"), Binding("I", "probe(-1)", "prev image", show=False),
         Binding("l", "layer(1)", "layer"), Binding("L", "layer(-1)", "prev layer", show=False),
         Binding("h", "head(1)", "head"), Binding("H", "head(-1)", "prev head", show=False),
         Binding("left_square_bracket", "step(-1)", "older"), Binding("right_square_bracket", "step(1)", "newer"),
@@ -105,5 +106,5 @@ class AttentionView(Widget, can_focus=True):
         position = len(self.events) if self.map_index is None else self.map_index + 1
         follow = "  (following)" if self.map_index is None else ""
         header = Text(f"map {position}/{len(self.events)} at step {event.step}{follow}", style="bold")
-        header.append("   p image  l layer  h head  [ ] older/newer  end newest", style="dim")
+        header.append("   i image  l layer  h head  [ ] older/newer  end newest", style="dim")
         return Group(header, attention_panel(event, probe=probe, layer=layer, head=head))
