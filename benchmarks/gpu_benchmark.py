@@ -55,6 +55,9 @@ def main() -> None:
     parser.add_argument("--models", default="cnn-bn,vit", help="comma-separated: cnn-bn, vit")
     parser.add_argument("--compile", action="store_true", help="train with torch.compile (compiling takes a minute)")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    parser.add_argument("--seed-epochs", type=int, default=25,
+                        help="first train the seed's comparison, cnn-cifar10 against cnn-bn-cifar10, for this many "
+                             "epochs with the experiments' own settings (0 = skip)")
     parser.add_argument("--smoke", action="store_true", help="tiny models on CPU, 1 epoch, 20 s budget: checks the script")
     args = parser.parse_args()
 
@@ -77,6 +80,25 @@ def main() -> None:
     load_dataset(dataset, data_dir)  # decode once here, so no run's time includes it
     runs_dir.mkdir(parents=True, exist_ok=True)
     print(f"{name}, torch {torch.__version__}; data ready in {time.monotonic() - started:.0f}s", flush=True)
+
+    seed_rows = []
+    seed_epochs = min(args.seed_epochs, 1) if args.smoke else args.seed_epochs
+    for experiment in ("cnn-cifar10", "cnn-bn-cifar10") if seed_epochs else ():
+        print(f"{experiment}: the seed's recipe, {seed_epochs} epochs", flush=True)
+        settings = {"dataset": dataset, "device": device, "epochs": seed_epochs}
+        if args.smoke:
+            settings.update(SMOKE_MODELS["cnn-bn"], val_fraction=0.9)
+        epochs, summary, run_dir = train(experiment, settings, runs_dir, data_dir)
+        seed_rows.append({"experiment": experiment, "epochs": len(epochs), "final_val_acc": epochs[-1]["val_acc"],
+                          "best_val_acc": summary["best"]["value"], "best_epoch": summary["best"]["epoch"],
+                          "epoch_time": statistics.median(e["epoch_time"] for e in epochs),
+                          "img_per_s": statistics.median(e["img/s"] for e in epochs), "run": run_dir.name})
+    if seed_rows:
+        print(f"\nthe seed's comparison ({seed_epochs} epochs, held-out 10 % of the train split)")
+        print(f"{'experiment':<16}{'final val':>10}{'best val':>10}{'at epoch':>9}{'s/epoch':>9}{'img/s':>9}")
+        for r in seed_rows:
+            print(f"{r['experiment']:<16}{r['final_val_acc'] * 100:>9.2f}%{r['best_val_acc'] * 100:>9.2f}%"
+                  f"{r['best_epoch']:>9g}{r['epoch_time']:>9.1f}{r['img_per_s']:>9,.0f}", flush=True)
 
     results = []
     for model in args.models.split(","):
@@ -119,7 +141,8 @@ def main() -> None:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"device": name, "torch": torch.__version__, "peak_tflops": args.peak_tflops,
-                                         "compile": args.compile, "results": results}, indent=2))
+                                         "compile": args.compile, "seed_comparison": seed_rows, "results": results},
+                                        indent=2))
 
 
 if __name__ == "__main__":
