@@ -121,9 +121,13 @@ def _download_torchvision(name: str, tv_name: str, data_dir: Path, looked: list[
         raise DataError(f"data set {name} not found (looked in {where}) and downloads are off (VITUI_OFFLINE); {hint}")
     import torchvision
 
+    dataset_cls = getattr(torchvision.datasets, tv_name)
+    mirror = os.environ.get("VITUI_MIRROR")
+    if mirror:  # a local or institutional mirror with the official file names (tests use 127.0.0.1)
+        dataset_cls.mirrors = [mirror.rstrip("/") + "/"]
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
-        getattr(torchvision.datasets, tv_name)(root=str(data_dir), train=True, download=True)
+        dataset_cls(root=str(data_dir), train=True, download=True)
     except Exception as exc:  # noqa: BLE001 - network errors come in many types
         raise DataError(f"data set {name} not found (looked in {where}) and the download failed "
                         f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); {hint}") from None

@@ -65,23 +65,27 @@ class RunContext:
         if now - self._last_poll < 0.05:
             return
         self._last_poll = now
-        if not self.detached and os.getppid() != self._parent:
-            self.detached = True
-            self.request_stop("the vitui process that started this run exited")
+        # Control messages first: an app that sent "detach" and exited at once must find its run still going.
         while self._control is not None:
             try:
                 message = self._control.get_nowait()
             except (queue_module.Empty, OSError, ValueError):
                 break
             self.handle_control(message)
+        if not self.detached and os.getppid() != self._parent:
+            self.detached = True
+            self.request_stop("the vitui process that started this run exited")
 
     def handle_control(self, message: dict[str, Any]) -> None:
         action = message.get("action")
         if action == "stop":
             self.request_stop("stopped by the user")
         elif action == "detach":
-            # The app quit and left this run going: keep training, log only.
+            # The app quit and left this run going: keep training, log only. Nobody reads the queue any
+            # more, so exiting must not wait to flush it.
             self.detached = True
+            if self._events is not None:
+                self._events.cancel_join_thread()
         elif action == "set":
             self.settings.update(message.get("values", {}))
             self.info(f"settings changed: {message.get('values')}")
@@ -162,6 +166,18 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
-def run_in_process(run_dir: str, data_dir: str | None, events: Any, control: Any) -> None:
-    """multiprocessing target: the exit code carries the outcome to the parent."""
+def run_in_process(run_dir: str, data_dir: str | None, events: Any, control: Any, output: str | None = None) -> None:
+    """multiprocessing target: the exit code carries the outcome to the parent.
+
+    With `output` (the app starts workers so), the process's stdout and stderr go to that file and stdin
+    to /dev/null: a library warning printed to the terminal would tear through the app's screen.
+    """
+    if output:
+        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        os.close(fd)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.close(null)
     raise SystemExit(worker_main(run_dir, data_dir, events, control))

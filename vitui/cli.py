@@ -30,16 +30,35 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
+def make_console():
+    """A rich console; when piped or logged, wide enough that tables are not cut to 80 columns."""
+    from rich.console import Console
+
+    return Console() if sys.stdout.isatty() else Console(width=200)
+
+
 def runs_dir_or_default(path: Optional[Path]) -> Path:
     from vitui.runstore import default_runs_dir
 
     return path if path is not None else default_runs_dir()
 
 
+def is_terminal() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
 @app.callback(invoke_without_command=True)
-def main_callback(ctx: typer.Context) -> None:
-    if ctx.invoked_subcommand is None:
+def main_callback(ctx: typer.Context, runs_dir: Optional[Path] = RUNS_DIR_OPTION,
+                  data_dir: Optional[Path] = DATA_DIR_OPTION) -> None:
+    """With no command: open the dashboard (launcher, live runs, runs browser)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if not is_terminal():
         typer.echo(ctx.get_help())
+        return
+    from vitui.app import run_app
+
+    raise typer.Exit(run_app(runs_dir=runs_dir_or_default(runs_dir), data_dir=data_dir))
 
 
 @app.command()
@@ -64,21 +83,38 @@ def run(
         config = cfg.resolve(experiment, overrides)
     except ConfigError as exc:
         raise fail(str(exc)) from None
+    if not no_tui and is_terminal():
+        from vitui.app import run_app
+
+        raise typer.Exit(run_app(runs_dir=runs_dir_or_default(runs_dir), data_dir=data_dir, config=config))
     if not no_tui:
-        try:
-            import vitui.app  # noqa: F401
-        except ImportError:
-            typer.echo("vitui: the dashboard is not built yet; training headless", err=True)
-            no_tui = True
+        typer.echo("vitui: no terminal for the dashboard, training headless (--no-tui skips this note)", err=True)
     from vitui.headless import run_headless
 
     raise typer.Exit(run_headless(config, runs_dir_or_default(runs_dir), data_dir))
 
 
 @app.command()
+def watch(run_name: str = typer.Argument(..., metavar="RUN", help="run folder, name, or a unique part of it"),
+          runs_dir: Optional[Path] = RUNS_DIR_OPTION) -> None:
+    """Open the dashboard on a run: live if it is training (even if started elsewhere), else its record."""
+    from vitui.runstore import find_run
+
+    folder = runs_dir_or_default(runs_dir)
+    try:
+        path = find_run(folder, run_name)
+    except LookupError as exc:
+        raise fail(str(exc)) from None
+    if not is_terminal():
+        raise fail("vitui watch needs a terminal; use `vitui runs show RUN` for a printed report")
+    from vitui.app import run_app
+
+    raise typer.Exit(run_app(runs_dir=folder, watch=path))
+
+
+@app.command()
 def experiments() -> None:
     """List the experiments in configs/ and what each one trains."""
-    from rich.console import Console
     from rich.table import Table
 
     from vitui import config as cfg
@@ -87,13 +123,12 @@ def experiments() -> None:
     for name in cfg.experiment_names():
         data = cfg.load_experiment_file(name)
         table.add_row(name, str(data.get("model", "")), str(data.get("dataset", "")), cfg.experiment_description(name))
-    Console().print(table)
+    make_console().print(table)
 
 
 @app.command()
 def settings(experiment: str = typer.Argument(..., help="experiment name")) -> None:
     """Show every setting of an experiment, its resolved value and what it does."""
-    from rich.console import Console
     from rich.table import Table
 
     from vitui import config as cfg
@@ -106,14 +141,12 @@ def settings(experiment: str = typer.Argument(..., help="experiment name")) -> N
     for obj in (config.train, config.model_args):
         for name, _, help_text in cfg.settings_help(type(obj)):
             table.add_row(name, repr(getattr(obj, name)), help_text)
-    Console().print(table)
+    make_console().print(table)
 
 
 @runs_app.command("list")
 def runs_list(runs_dir: Optional[Path] = RUNS_DIR_OPTION) -> None:
     """Every run in the runs folder: experiment, data set, status, start, duration, best figure."""
-    from rich.console import Console
-
     from vitui.runviews import runs_table
     from vitui.runstore import list_runs
 
@@ -122,15 +155,13 @@ def runs_list(runs_dir: Optional[Path] = RUNS_DIR_OPTION) -> None:
     if not runs:
         typer.echo(f"no runs in {folder}")
         return
-    Console().print(runs_table(runs))
+    make_console().print(runs_table(runs))
 
 
 @runs_app.command("show")
 def runs_show(run_name: str = typer.Argument(..., metavar="RUN", help="run folder, name, or a unique part of it"),
               runs_dir: Optional[Path] = RUNS_DIR_OPTION) -> None:
     """A run's config, status, final metrics and per-class table."""
-    from rich.console import Console
-
     from vitui.runviews import show_run
     from vitui.runstore import find_run
 
@@ -138,7 +169,97 @@ def runs_show(run_name: str = typer.Argument(..., metavar="RUN", help="run folde
         path = find_run(runs_dir_or_default(runs_dir), run_name)
     except LookupError as exc:
         raise fail(str(exc)) from None
-    show_run(Console(), path)
+    show_run(make_console(), path)
+
+
+@app.command()
+def attention(
+    run_name: str = typer.Argument(..., metavar="RUN", help="run folder, name, or a unique part of it"),
+    layer: str = typer.Option("rollout", "--layer", help="layer 1..depth, or rollout (all layers combined)"),
+    head: str = typer.Option("mean", "--head", help="head 1..heads, or mean (average of the heads)"),
+    step: Optional[int] = typer.Option(None, "--step", help="the map logged at this step or the last before it [default: newest]"),
+    probe: Optional[int] = typer.Option(None, "--probe", help="only this probe image, 1..probes [default: all]"),
+    runs_dir: Optional[Path] = RUNS_DIR_OPTION,
+) -> None:
+    """Print a ViT run's attention maps: each probe image, the heatmap and the two overlaid."""
+    from rich.console import Console
+
+    from vitui.attention_view import attention_report, map_count, pick_by_step
+    from vitui.events import Attention
+    from vitui.runstore import find_run, read_events
+
+    try:
+        path = find_run(runs_dir_or_default(runs_dir), run_name)
+    except LookupError as exc:
+        raise fail(str(exc)) from None
+    events = [e for e in read_events(path) if isinstance(e, Attention)]
+    if not events:
+        raise fail(f"run {path.name} has no attention maps yet: only ViT runs log them (model vit), "
+                   f"every attention_every steps and at the end")
+    event = pick_by_step(events, step)
+    layers, heads = map_count(event)
+    layer_index = _choice_index("--layer", layer, "rollout", layers)
+    head_index = _choice_index("--head", head, "mean", heads)
+    if probe is not None and not 1 <= probe <= len(event.labels):
+        raise fail(f"bad --probe {probe}: this run has probes 1..{len(event.labels)}")
+    steps = ", ".join(str(e.step) for e in events)
+    console = Console()
+    console.print(f"[bold]{path.name}[/]  attention at step {event.step} (logged at steps {steps})", highlight=False)
+    console.print(attention_report(event, layer=layer_index, head=head_index,
+                                   probes=None if probe is None else [probe - 1]))
+
+
+def _choice_index(option: str, value: str, whole: str, count: int) -> Optional[int]:
+    """'3' -> 2 (0-based); the word for 'all of them' (rollout, mean) -> None; anything else is a usage error."""
+    if value.strip().lower() == whole:
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if not 1 <= number <= count:
+        raise fail(f"bad {option} {value!r}: use 1..{count} or {whole}")
+    return number - 1
+
+
+@app.command()
+def misclassified(
+    run_name: str = typer.Argument(..., metavar="RUN", help="run folder, name, or a unique part of it"),
+    runs_dir: Optional[Path] = RUNS_DIR_OPTION,
+) -> None:
+    """Show the validation images an image run got wrong, with true and predicted labels."""
+    from rich.console import Console
+
+    from vitui.attention_view import MisclassifiedGrid
+    from vitui.events import Misclassified
+    from vitui.runstore import find_run, read_events
+
+    try:
+        path = find_run(runs_dir_or_default(runs_dir), run_name)
+    except LookupError as exc:
+        raise fail(str(exc)) from None
+    found = [e for e in read_events(path) if isinstance(e, Misclassified)]
+    if not found:
+        raise fail(f"run {path.name} has no misclassified images: image runs log them when they finish "
+                   f"(misclassified > 0)")
+    Console().print(MisclassifiedGrid(found[-1]))
+
+
+@runs_app.command("compare")
+def runs_compare(run_names: list[str] = typer.Argument(..., metavar="RUN...", help="runs to compare (names or unique parts)"),
+                 runs_dir: Optional[Path] = RUNS_DIR_OPTION) -> None:
+    """Models side by side: parameters, multiply-adds per image, images/s, best accuracy and time to reach it."""
+    from rich.console import Console
+
+    from vitui.comparison import comparison_table
+    from vitui.runstore import find_run, load_run
+
+    folder = runs_dir_or_default(runs_dir)
+    try:
+        runs = [load_run(find_run(folder, name)) for name in run_names]
+    except LookupError as exc:
+        raise fail(str(exc)) from None
+    Console().print(comparison_table(runs))
 
 
 @app.command()

@@ -44,6 +44,19 @@ class CNNArgs:
 
 
 @dataclass
+class ViTArgs:
+    """A small Vision Transformer: 4x4 patches of a 32x32 image give 64 tokens plus the class token."""
+
+    dim: int = setting(192, "token width: size of each patch embedding", min=8, max=8192)
+    depth: int = setting(6, "encoder blocks", min=1, max=128)
+    heads: int = setting(3, "attention heads per block (dim must be a multiple)", min=1, max=128)
+    patch: int = setting(4, "patch side in pixels (must divide the image side)", min=1, max=1024)
+    mlp_ratio: float = setting(2.0, "MLP hidden width as a multiple of dim", min=0.25, max=16.0)
+    dropout: float = setting(0.0, "dropout on embeddings, attention and MLP outputs", min=0.0, max=0.95)
+    drop_path: float = setting(0.1, "stochastic depth: drop rate of the last block's branches", min=0.0, max=0.95)
+
+
+@dataclass
 class RNNArgs:
     hidden: int = setting(50, "hidden units of the vanilla RNN (the course used 50)", min=1, max=4096)
     init_scale: float = setting(0.01, "weights start as normal noise times this (the course's 0.01)", min=0.0, max=10.0)
@@ -107,6 +120,10 @@ class ImageConfig(BaseConfig):
     amp: str = setting("auto", "mixed precision: bf16 autocast on CUDA when auto", choices=("auto", "off", "bf16"))
     compile: bool = setting(False, "wrap the model in torch.compile")
     misclassified: int = setting(16, "wrong validation images kept at the end (0 = off)", min=0, max=1000)
+    mixup: float = setting(0.0, "Mixup: Beta(a, a) of the blend between two images (0 = off; DeiT uses 0.8)", min=0.0, max=100.0)
+    cutmix: float = setting(0.0, "CutMix: Beta(a, a) of the pasted box's share (0 = off; DeiT uses 1.0)", min=0.0, max=100.0)
+    attention_every: int = setting(0, "ViT only: steps between attention probes (0 = only at the end)", min=0, max=10**9)
+    attention_probes: int = setting(4, "ViT only: validation images whose attention is logged (0 = off)", min=0, max=64)
 
 
 @dataclass
@@ -130,11 +147,14 @@ class CharConfig(BaseConfig):
     threads: int = setting(1, "CPU threads for PyTorch (0 = all cores)", min=0, max=4096)
 
 
-MODEL_TASK: dict[str, str] = {"mlp-numpy": "numpy-mlp", "cnn": "image", "cnn-bn": "image",
-                              "rnn-numpy": "chars", "lstm": "chars", "gru": "chars"}
-MODEL_ARGS: dict[str, type] = {"mlp-numpy": MLPArgs, "cnn": CNNArgs, "cnn-bn": CNNArgs,
-                               "rnn-numpy": RNNArgs, "lstm": CharRNNArgs, "gru": CharRNNArgs}
-TASK_CONFIGS: dict[str, type[BaseConfig]] = {"numpy-mlp": NumpyMLPConfig, "image": ImageConfig, "chars": CharConfig}
+MODEL_TASK: dict[str, str] = {"mlp-numpy": "numpy-mlp", "cnn": "image", "cnn-bn": "image"}
+MODEL_ARGS: dict[str, type] = {"mlp-numpy": MLPArgs, "cnn": CNNArgs, "cnn-bn": CNNArgs}
+MODEL_TASK["vit"] = "image"
+MODEL_ARGS["vit"] = ViTArgs
+TASK_CONFIGS: dict[str, type[BaseConfig]] = {"numpy-mlp": NumpyMLPConfig, "image": ImageConfig}
+MODEL_TASK.update({"rnn-numpy": "chars", "lstm": "chars", "gru": "chars"})
+MODEL_ARGS.update({"rnn-numpy": RNNArgs, "lstm": CharRNNArgs, "gru": CharRNNArgs})
+TASK_CONFIGS["chars"] = CharConfig
 
 
 # --------------------------------------------------------------------------- resolution

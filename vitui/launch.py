@@ -18,6 +18,7 @@ from vitui.config import RunConfig
 from vitui.events import Event, Status
 
 EXIT_STATES = {0: "completed", 130: "stopped", 2: "failed", 1: "failed"}
+OUTPUT = "output.log"  # a quiet worker's stray stdout/stderr (library warnings), in its run folder
 
 
 @dataclass
@@ -86,8 +87,12 @@ class RunHandle:
         return "failed"
 
 
-def start_run(config: RunConfig, runs_dir: Path, data_dir: Path | None = None) -> RunHandle:
-    """Create the run folder (config written first) and start its worker process."""
+def start_run(config: RunConfig, runs_dir: Path, data_dir: Path | None = None, *, quiet: bool = False) -> RunHandle:
+    """Create the run folder (config written first) and start its worker process.
+
+    quiet: send the worker's own stdout/stderr to run_dir/output.log instead of this terminal (the app's
+    screen); the event log is unaffected.
+    """
     run_dir = runstore.create_run_dir(runs_dir, config.train.experiment or config.train.model, config.to_dict())
     # spawn, not fork: a fresh interpreter is safe with torch's threads and CUDA, and the same everywhere.
     mp = multiprocessing.get_context("spawn")
@@ -95,6 +100,7 @@ def start_run(config: RunConfig, runs_dir: Path, data_dir: Path | None = None) -
     from runners.worker import run_in_process
 
     process = mp.Process(target=run_in_process, name=f"vitui-worker-{run_dir.name}",
-                         args=(str(run_dir), str(data_dir) if data_dir else None, events, control))
+                         args=(str(run_dir), str(data_dir) if data_dir else None, events, control,
+                               str(run_dir / OUTPUT) if quiet else None))
     process.start()
     return RunHandle(run_dir, process, events, control)

@@ -1,0 +1,94 @@
+"""Benchmark: headless `vitui run cnn-bn-cifar10` images/s against a plain PyTorch loop, same model, batch, data.
+
+Both train the seed's CNN + BatchNorm with Adam at batch 128 on the CIFAR-10 train split (image folder,
+10 % held out) with the same on-device crop/flip augmentation; the plain loop is what one would write by
+hand in a notebook. They take turns (plain, vitui, plain, vitui, ...) so a busy machine slows both alike;
+the best epoch of each counts. Target: vitui >= 0.98 of the plain loop.
+
+    python benchmarks/bench_cnn.py [--rounds 2] [--epochs 1] [--device cpu]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from benchmarks._common import epoch_metrics, run_vitui, shared_data, temp_runs  # noqa: E402
+from runners.data import load_dataset, split  # noqa: E402
+from runners.models.cnn import CNN  # noqa: E402
+
+
+def plain_epoch_rate(x: np.ndarray, y: np.ndarray, device: str, epochs: int, batch: int = 128) -> float:
+    """A hand-written loop: tensors on the device, shuffle, crop/flip, normalise, Adam. Returns best img/s."""
+    torch.manual_seed(0)
+    xs, ys = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
+    mean = xs.reshape(-1, 3).float().mean(0)
+    std = xs.reshape(-1, 3).float().std(0)
+    model = CNN(in_channels=3, num_classes=10, image_size=32, batchnorm=True).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    best = 0.0
+    n = len(xs)
+    for _ in range(epochs):
+        start = time.perf_counter()
+        perm = torch.randperm(n, device=device)
+        for i in range(0, n, batch):
+            idx = perm[i:i + batch]
+            xb, yb = xs[idx], ys[idx]
+            b = len(idx)
+            padded = F.pad(xb, (0, 0, 4, 4, 4, 4))
+            dy = torch.randint(0, 9, (b, 1), device=device)
+            dx = torch.randint(0, 9, (b, 1), device=device)
+            rows = torch.arange(32, device=device) + dy
+            cols = torch.arange(32, device=device) + dx
+            cols = torch.where(torch.rand(b, 1, device=device) < 0.5, cols.flip(1), cols)
+            xb = padded[torch.arange(b, device=device)[:, None, None], rows[:, :, None], cols[:, None, :]]
+            inputs = ((xb.float() - mean) / std).permute(0, 3, 1, 2)
+            loss = F.cross_entropy(model(inputs), yb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        loss.item()  # wait for the device before stopping the clock
+        best = max(best, n / (time.perf_counter() - start))
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--archive", type=Path, default=shared_data() / "cifar10-jpeg-train.tar.gz")
+    parser.add_argument("--data-dir", type=Path, default=Path.home() / ".cache" / "vitui")
+    args = parser.parse_args()
+
+    dataset = f"imagefolder:{args.archive}"
+    source = load_dataset(dataset, args.data_dir)  # decodes once and fills the cache both sides use
+    parts = split(source, 0.1, seed=0)
+    print(f"data: {len(parts.train_x)} training images, batch 128, device {args.device}, "
+          f"torch threads {torch.get_num_threads()}")
+    plain, ours = [], []
+    runs = temp_runs()
+    for round_ in range(1, args.rounds + 1):
+        plain.append(plain_epoch_rate(parts.train_x, parts.train_y, args.device, args.epochs))
+        _, run_dir = run_vitui(["cnn-bn-cifar10", "--data-dir", str(args.data_dir), "--set", f"dataset={dataset}",
+                                "--set", f"epochs={args.epochs}", "--set", "batch_size=128", "--set", "optimizer=adam",
+                                "--set", "misclassified=0", "--device", args.device, "--seed", "0"], runs)
+        ours.append(max(row["img/s"] for row in epoch_metrics(run_dir)))
+        print(f"round {round_}: plain {plain[-1]:8.1f} img/s   vitui {ours[-1]:8.1f} img/s")
+    best_plain, best_ours = max(plain), max(ours)
+    print(f"{'':12}{'img/s':>10}")
+    print(f"{'plain loop':12}{best_plain:10.1f}")
+    print(f"{'vitui':12}{best_ours:10.1f}")
+    print(f"ratio vitui / plain: {best_ours / best_plain:.3f}  (target >= 0.98)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,250 @@
+"""Provides the training loop for PyTorch image classifiers (CNN, CNN + BatchNorm, ViT) on any image data set.
+
+Read top to bottom: setup, data (on the device as uint8), model and optimiser, the loop (log every N
+steps, evaluate every epoch, keep the best checkpoint), finish (test figures, per-class table, the
+images it got wrong). Losses stay on the device between logging intervals: reading a number from a GPU
+waits for it, so the loop reads only every `log_every` steps.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from runners import data as datasets
+from runners.attention import make_probe
+from runners.augment import normalise, random_crop_flip
+from runners.checkpoint import save_checkpoint
+from runners.metrics import BestTracker, evaluation
+from runners.mixing import make_mixer
+from runners.models import build_image_model
+from runners.modelstats import model_stats
+from runners.worker import RunContext, StopRequested
+from vitui import runstore
+from vitui.config import ImageConfig, RunConfig
+from vitui.events import Metric, Misclassified, Progress
+
+
+# --------------------------------------------------------------------------- setup helpers
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device cuda asked for, but PyTorch sees no CUDA GPU; use --device cpu or auto")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise RuntimeError("device mps asked for, but it is not available; use --device cpu or auto")
+    return torch.device(name)
+
+
+def make_optimizer(cfg: ImageConfig, params: Any) -> torch.optim.Optimizer:
+    kind, lr, wd = cfg.optimizer, cfg.lr, cfg.weight_decay
+    if kind == "sgd":
+        return torch.optim.SGD(params, lr=lr, weight_decay=wd)
+    if kind in ("momentum", "nesterov"):
+        return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, nesterov=kind == "nesterov", weight_decay=wd)
+    if kind == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, alpha=0.9, weight_decay=wd)  # alpha 0.9: Keras' rho
+    if kind == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=wd)
+    return torch.optim.AdamW(params, lr=lr, weight_decay=wd)
+
+
+def lr_factor(cfg: ImageConfig, step: int, steps_per_epoch: int) -> float:
+    """Multiplier of the peak learning rate at `step`: linear warm-up, then the chosen schedule."""
+    warmup = cfg.warmup_epochs * steps_per_epoch
+    if step < warmup:
+        return (step + 1) / warmup
+    if cfg.schedule == "constant":
+        return 1.0
+    if cfg.schedule == "step":
+        return cfg.step_gamma ** (step // (cfg.step_epochs * steps_per_epoch))
+    total = cfg.epochs * steps_per_epoch
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def weight_penalty(model: torch.nn.Module, l1: float, l2: float) -> torch.Tensor:
+    """L1 / L2 on weight matrices and kernels (not biases or norm scales)."""
+    weights = [p for p in model.parameters() if p.dim() > 1]
+    total = torch.zeros((), device=weights[0].device)
+    if l1:
+        total = total + l1 * sum(w.abs().sum() for w in weights)
+    if l2:
+        total = total + l2 * sum(w.pow(2).sum() for w in weights)
+    return total
+
+
+def autocast(device: torch.device, amp: str) -> Any:
+    enabled = amp == "bf16" or (amp == "auto" and device.type == "cuda")
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, mean: torch.Tensor, std: torch.Tensor,
+             batch_size: int, amp: Any) -> tuple[float, float, torch.Tensor]:
+    """Loss, accuracy and predictions over a split (uint8 NHWC on the device)."""
+    model.eval()
+    loss_sum = torch.zeros((), device=x.device)
+    preds = []
+    for start in range(0, len(x), batch_size):
+        xb, yb = x[start:start + batch_size], y[start:start + batch_size]
+        with amp:
+            logits = model(normalise(xb, mean, std))
+        loss_sum += F.cross_entropy(logits.float(), yb, reduction="sum")
+        preds.append(logits.argmax(1))
+    model.train()
+    if not preds:
+        return float("nan"), float("nan"), torch.empty(0, dtype=torch.long)
+    pred = torch.cat(preds)
+    return (loss_sum / len(x)).item(), (pred == y).float().mean().item(), pred
+
+
+# --------------------------------------------------------------------------- the loop
+
+def train(config: RunConfig, ctx: RunContext) -> dict[str, Any]:
+    cfg: ImageConfig = config.train  # type: ignore[assignment]
+    started = time.monotonic()
+
+    # ---- setup
+    device = pick_device(cfg.device)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    gen = torch.Generator(device=device)
+    gen.manual_seed(cfg.seed)
+    amp = autocast(device, cfg.amp)
+
+    # ---- data: uint8 NHWC tensors on the device, standardised per batch
+    source = datasets.load_dataset(cfg.dataset, ctx.data_dir)
+    splits = datasets.split(source, cfg.val_fraction, cfg.seed)
+    train_x = torch.from_numpy(splits.train_x).to(device)
+    train_y = torch.from_numpy(splits.train_y).to(device)
+    val_x, val_y = torch.from_numpy(splits.val_x).to(device), torch.from_numpy(splits.val_y).to(device)
+    pixels = train_x.reshape(-1, train_x.shape[-1]).float()
+    mean, std = pixels.mean(0), pixels.std(0).clamp_min(1.0)
+    del pixels
+    n_train, (height, width, channels) = len(train_x), source.shape
+    classes = source.class_names
+    ctx.info(f"{source.name}: {n_train} training images, {len(val_x)} validation, {len(splits.test_y)} "
+             f"{splits.test_name}; {height}x{width}x{channels}, {len(classes)} classes; device {device}")
+
+    # ---- model and optimiser
+    model = build_image_model(cfg.model, config.model_args, channels, len(classes), height).to(device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    stats = model_stats(model, normalise(train_x[:1], mean, std))
+    ctx.info(f"model {cfg.model}: {stats['params']:,} parameters, {stats['macs']:,} multiply-adds per image")
+    step_model = torch.compile(model) if cfg.compile else model
+    optimizer = make_optimizer(cfg, model.parameters())
+    steps_per_epoch = math.ceil(n_train / cfg.batch_size)
+    total_steps = steps_per_epoch * cfg.epochs
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(cfg, s, steps_per_epoch))
+    penalised = bool(cfg.l1 or cfg.l2)
+    best = BestTracker("val_acc" if len(val_x) else "train_acc")
+    config_dict = config.to_dict()
+    summary: dict[str, Any] = {"model": stats}
+    mix = make_mixer(cfg.mixup, cfg.cutmix, len(classes), cfg.seed, gen)
+    probe = make_probe(model, splits, cfg.attention_probes, classes, lambda x: normalise(x, mean, std), device)
+
+    def checkpoint(name: str, step: int, epoch: float) -> None:
+        save_checkpoint(ctx.run_dir, name, model=model.state_dict(), optimizer=optimizer.state_dict(),
+                        step=step, epoch=epoch, config=config_dict)
+        ctx.log_file.sync()
+
+    # ---- loop
+    step = 0
+    epoch = 0
+    try:
+        for epoch in range(1, cfg.epochs + 1):
+            epoch_start = time.monotonic()
+            loss_sum = torch.zeros((), device=device)  # per logging interval
+            epoch_loss = torch.zeros((), device=device)
+            epoch_correct = torch.zeros((), device=device, dtype=torch.long)
+            interval = 0
+            order = torch.randperm(n_train, device=device, generator=gen)
+            for start in range(0, n_train, cfg.batch_size):
+                idx = order[start:start + cfg.batch_size]
+                xb, yb = train_x[idx], train_y[idx]
+                if cfg.augment == "flip-crop":
+                    xb = random_crop_flip(xb, generator=gen)
+                with amp:
+                    inputs, targets = mix(normalise(xb, mean, std), yb)
+                    logits = step_model(inputs)
+                    loss = F.cross_entropy(logits, targets, label_smoothing=cfg.label_smoothing)
+                    if penalised:
+                        loss = loss + weight_penalty(model, cfg.l1, cfg.l2)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if cfg.grad_clip:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+                optimizer.step()
+                scheduler.step()
+                step += 1
+                interval += 1
+                detached = loss.detach()
+                loss_sum += detached
+                epoch_loss += detached * len(yb)
+                epoch_correct += (logits.argmax(1) == yb).sum()
+                if step % cfg.log_every == 0:
+                    fraction = epoch - 1 + min(1.0, (start + len(yb)) / n_train)
+                    ctx.emit(Metric(step=step, epoch=fraction, split="train",
+                                    values={"loss": (loss_sum / interval).item(), "lr": scheduler.get_last_lr()[0]}))
+                    ctx.emit(Progress(step=step, total_steps=total_steps, epoch=epoch, total_epochs=cfg.epochs))
+                    loss_sum.zero_()
+                    interval = 0
+                    ctx.check_stop()
+                if probe and cfg.attention_every and step % cfg.attention_every == 0:
+                    ctx.emit(probe(model, step))
+            train_time = time.monotonic() - epoch_start
+            values = {"train_loss": (epoch_loss / n_train).item(), "train_acc": epoch_correct.item() / n_train}
+            if len(val_x):
+                values["val_loss"], values["val_acc"], _ = evaluate(model, val_x, val_y, mean, std,
+                                                                    cfg.eval_batch_size, amp)
+            values["lr"] = scheduler.get_last_lr()[0]
+            values["img/s"] = n_train / train_time
+            values["epoch_time"] = time.monotonic() - epoch_start
+            ctx.emit(Metric(step=step, epoch=epoch, split="epoch", values=values))
+            ctx.emit(Progress(step=step, total_steps=total_steps, epoch=epoch, total_epochs=cfg.epochs))
+            checkpoint("last", step, epoch)
+            if best.update(values[best.name], step=step, epoch=epoch, elapsed=time.monotonic() - started):
+                checkpoint("best", step, epoch)
+            summary.update(metrics=values, best=best.to_dict(), epochs_done=epoch)
+            runstore.write_json_atomic(ctx.run_dir / runstore.SUMMARY, summary)
+            ctx.check_stop()
+    except StopRequested:
+        checkpoint("last", step, epoch - 1 + (step % steps_per_epoch) / steps_per_epoch if step % steps_per_epoch else epoch)
+        raise
+
+    # ---- finish: figures on the test split (validation when the source has none), what it got wrong
+    test_x = val_x if splits.test_name == "val" else torch.from_numpy(splits.test_x).to(device)
+    test_y = val_y if splits.test_name == "val" else torch.from_numpy(splits.test_y).to(device)
+    test_loss, test_acc, pred = evaluate(model, test_x, test_y, mean, std, cfg.eval_batch_size, amp)
+    ctx.emit(evaluation(splits.test_name, splits.test_y, pred.cpu().numpy(), test_loss, classes))
+    if probe and not (cfg.attention_every and step % cfg.attention_every == 0):  # else the loop just logged it
+        ctx.emit(probe(model, step))
+    if cfg.misclassified:
+        ctx.emit(misclassified(test_x, test_y, pred, classes, cfg.misclassified, step))
+    metrics = {**summary.get("metrics", {}), f"{splits.test_name}_loss": test_loss, f"{splits.test_name}_acc": test_acc,
+               "time": time.monotonic() - started}
+    ctx.emit(Metric(step=step, epoch=epoch, split="test", values=metrics))
+    ctx.info(f"finished {epoch} epochs in {metrics['time']:.1f}s: {splits.test_name} accuracy {test_acc * 100:.2f}%")
+    summary.update(metrics=metrics)
+    return summary
+
+
+def misclassified(x: torch.Tensor, y: torch.Tensor, pred: torch.Tensor, classes: list[str], limit: int,
+                  step: int) -> Misclassified:
+    wrong = torch.nonzero(pred != y).flatten()[:limit].cpu()
+    images = x[wrong.to(x.device)].cpu().numpy().astype(np.uint8)
+    return Misclassified(step=step, class_names=list(classes), images=images.tolist(),
+                         labels=y[wrong.to(y.device)].cpu().tolist(), predictions=pred[wrong.to(pred.device)].cpu().tolist())

@@ -1,0 +1,255 @@
+"""Pilot tests of the live run screen with a scripted worker: charts fill, stop and quit behave, a death shows."""
+
+import io
+import sys
+import types
+
+import pytest
+from rich.console import Console
+from textual.widgets import Static, TabPane
+
+from app_fakes import CRASH, PAUSE, T0, ScriptedStarter, mlp_script, run_async, wait_until
+from vitui.app import make_app
+from vitui.config import resolve
+from vitui.events import Samples
+from vitui.messages import RunUpdated
+from vitui.screens.launcher import LauncherScreen
+from vitui.screens.quit import QuitDialog
+from vitui.screens.run import LiveRunScreen
+from vitui.widgets.charts import MetricChart
+from vitui.widgets.progress import status_renderable
+
+SIZE = (100, 30)
+BRAILLE = range(0x2801, 0x2900)
+
+
+def status_text(app) -> str:
+    """The live screen's status lines as plain text (what RunStatusBar shows)."""
+    screen = app.screen
+    console = Console(width=98, record=True, file=io.StringIO())
+    console.print(status_renderable(screen.model, screen.stopping))
+    return console.export_text()
+
+
+@pytest.fixture
+def starter():
+    made = []
+
+    def make(script, hold=True):
+        s = ScriptedStarter(script, hold=hold)
+        made.append(s)
+        return s
+
+    yield make
+    for s in made:
+        s.close()
+
+
+def session_of(app):
+    return next(iter(app.sessions.values()))
+
+
+@run_async
+async def test_charts_receive_points_and_counter_moves(tmp_path, starter):
+    script = mlp_script(iterations=300)
+    half = len(script) // 2
+    fake = starter(script[:half] + [PAUSE] + script[half:])
+    app = make_app(tmp_path, start_run=fake, config=resolve("mlp-mnist"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, LiveRunScreen), what="the live screen")
+        session = session_of(app)
+        await wait_until(pilot, lambda: session.model.events_seen == half + 1, what="the first half")
+        app.screen.refresh_view()
+        first = session.model.progress.step
+        assert f"iteration {first}/300" in status_text(app)
+        fake.workers[0].release()
+        await wait_until(pilot, lambda: session.model.progress.step == 300, what="the second half")
+        app.screen.refresh_view()
+        assert "iteration 300/300" in status_text(app)
+        charts = {c.id: c for c in app.screen.query(MetricChart)}
+        assert set(charts) == {"chart-loss", "chart-accuracy", "chart-lr", "chart-speed"}
+        for chart in charts.values():
+            traces = chart.source.traces(80, chart.axis, chart.smoothing)
+            assert traces and all(t.x for t in traces), chart.id
+        loss = charts["chart-loss"].source.traces(80, "step", 0.6)
+        assert loss[0].faint and len(loss[1].x) == 30  # raw kept faint, smoothed curve on top
+        plot = charts["chart-loss"].render().plain
+        assert any(ord(ch) in BRAILLE for ch in plot)
+
+
+@run_async
+async def test_chart_keys_change_smoothing_scale_and_axis(tmp_path, starter):
+    app = make_app(tmp_path, start_run=starter(mlp_script()), config=resolve("mlp-mnist"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, LiveRunScreen))
+        chart = app.screen.query_one("#chart-loss", MetricChart)
+        assert app.focused is chart
+        await pilot.press("right_square_bracket", "l", "x")
+        assert (chart.smoothing, chart.log_y, chart.axis) == (0.8, True, "epoch")
+        await pilot.press("left_square_bracket", "left_square_bracket", "left_square_bracket", "x", "x")
+        assert (chart.smoothing, chart.axis) == (0.0, "step")
+        await pilot.press("z")
+        assert app.screen.maximized is chart
+        await pilot.press("z")
+        assert app.screen.maximized is None
+        await pilot.press("p")
+        await pilot.pause()
+        assert app.screen.query_one("TabbedContent").active == "log"
+
+
+@run_async
+async def test_stop_is_graceful(tmp_path, starter):
+    fake = starter(mlp_script())
+    app = make_app(tmp_path, start_run=fake, config=resolve("mlp-mnist"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, LiveRunScreen))
+        session = session_of(app)
+        await pilot.press("s")
+        assert session.stopping
+        await wait_until(pilot, lambda: session.model.state == "stopped", what="the stopped status")
+        app.screen.refresh_view()
+        assert "stopped: stopped by the user" in status_text(app)
+        assert fake.workers[0].exitcode == 130
+
+
+@run_async
+async def test_dying_worker_shows_failed_within_two_seconds_and_app_keeps_working(tmp_path, starter):
+    fake = starter(mlp_script())
+    app = make_app(tmp_path, start_run=fake, config=resolve("mlp-mnist"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, LiveRunScreen))
+        session = session_of(app)
+        await wait_until(pilot, lambda: session.model.progress is not None)
+        fake.workers[0].die()  # like SIGKILL or the OOM killer: no status, no last words
+        took = await wait_until(pilot, lambda: session.model.state == "failed", timeout=2.0, what="failed")
+        assert took < 2.0
+        app.screen.refresh_view()
+        assert "failed: worker process died (killed by signal 9)" in status_text(app)
+        # The crash is recorded in the run folder too, and the app goes on: back, launch another run.
+        assert '"failed"' in (session.run_dir / "status.json").read_text()
+        await pilot.press("escape")
+        assert isinstance(app.screen, LauncherScreen)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: len(app.sessions) == 2, what="a second run")
+
+
+@run_async
+async def test_trainer_exception_shows_its_error(tmp_path, starter):
+    app = make_app(tmp_path, start_run=starter(mlp_script()[:20] + [CRASH]), config=resolve("mlp-mnist"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, LiveRunScreen))
+        session = session_of(app)
+        await wait_until(pilot, lambda: session.model.state == "failed", timeout=2.0)
+        app.screen.refresh_view()
+        assert "failed: RuntimeError: CUDA out of memory (scripted)" in status_text(app)
+
+
+@run_async
+async def test_quit_with_a_run_in_progress_asks_and_can_leave_it_running(tmp_path, starter):
+    fake = starter(mlp_script())
+    app = make_app(tmp_path, start_run=fake, config=resolve("mlp-mnist"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, LiveRunScreen))
+        await pilot.press("q")
+        assert isinstance(app.screen, QuitDialog)
+        await pilot.press("escape")  # cancel: still here, still running
+        assert isinstance(app.screen, LiveRunScreen) and session_of(app).model.running
+        await pilot.press("q", "l")
+        await wait_until(pilot, lambda: not app.is_running, what="the app to exit")
+    assert app.return_code == 0
+    worker = fake.workers[0]
+    assert worker.exitcode is None  # the run goes on...
+    worker._stop_requested()
+    assert worker.detached  # ...told to carry on alone
+
+
+@run_async
+async def test_quit_can_stop_the_run_first(tmp_path, starter):
+    fake = starter(mlp_script())
+    app = make_app(tmp_path, start_run=fake, config=resolve("mlp-mnist"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, LiveRunScreen))
+        await pilot.press("q", "s")
+        await wait_until(pilot, lambda: not app.is_running, what="the app to exit after the stop")
+    assert fake.workers[0].exitcode == 130
+
+
+@run_async
+async def test_quit_without_running_runs_exits_at_once(tmp_path, starter):
+    fake = starter(mlp_script(), hold=False)
+    app = make_app(tmp_path, start_run=fake, config=resolve("mlp-mnist"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, LiveRunScreen))
+        await wait_until(pilot, lambda: session_of(app).model.state == "completed")
+        await pilot.press("q")
+        await wait_until(pilot, lambda: not app.is_running)
+
+
+def test_run_updates_replace_each_other_per_run(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert RunUpdated(a).can_replace(RunUpdated(a))
+    assert not RunUpdated(a).can_replace(RunUpdated(b))
+
+
+@run_async
+async def test_a_burst_of_updates_is_merged(tmp_path, starter):
+    """The follower posts one update per batch; queued updates for one run collapse into one redraw."""
+    handled = []
+    app = make_app(tmp_path, start_run=starter([]), config=resolve("mlp-mnist"))
+    async with app.run_test(size=SIZE, message_hook=lambda m: handled.append(m) if isinstance(m, RunUpdated) else None) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, LiveRunScreen))
+        run_dir = session_of(app).run_dir
+        handled.clear()
+        for _ in range(200):
+            app.post_message(RunUpdated(run_dir))
+        await pilot.pause()
+        assert 1 <= len(handled) < 200
+
+
+class FakeNamesPanel(Static):
+    """Stands in for the names panel another helper builds: records what it was fed."""
+
+    def __init__(self):
+        super().__init__("names")
+        self.fed = []
+
+    def add_samples(self, event):
+        self.fed.append(event)
+
+
+@run_async
+async def test_extra_panels_appear_when_their_events_arrive(tmp_path, starter, monkeypatch):
+    module = types.ModuleType("vitui.widgets.names")
+    module.NamesPanel = FakeNamesPanel
+    monkeypatch.setitem(sys.modules, "vitui.widgets.names", module)
+    samples = [Samples(step=s, temperature=1.0, texts=["tyrannosaurus"], novel=[False], novelty=0.0, t=T0 + s)
+               for s in (10, 20)]
+    app = make_app(tmp_path, start_run=starter(mlp_script()[:5] + samples), config=resolve("mlp-mnist"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, LiveRunScreen))
+        screen = app.screen
+        await wait_until(pilot, lambda: screen.model.extra_seq == 2, what="the samples")
+        screen.refresh_view()
+        await wait_until(pilot, lambda: screen.query(FakeNamesPanel) and len(screen.query_one(FakeNamesPanel).fed) == 2,
+                         what="the names panel to be fed")
+        assert [e.step for e in screen.query_one(FakeNamesPanel).fed] == [10, 20]
+        assert "extra-samples" in [pane.id for pane in screen.query(TabPane)]
+
+
+@run_async
+async def test_resizes_cleanly(tmp_path, starter):
+    app = make_app(tmp_path, start_run=starter(mlp_script()), config=resolve("mlp-mnist"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, LiveRunScreen))
+        chart = app.screen.query_one("#chart-loss", MetricChart)
+        await wait_until(pilot, lambda: app.screen.model.progress is not None)
+        widths = []
+        for size in ((80, 24), (60, 20), (160, 50), (80, 24)):
+            await pilot.resize_terminal(*size)
+            await pilot.pause()
+            app.screen.refresh_view()
+            await pilot.pause()
+            widths.append(chart.size.width)
+            lines = chart.render().plain.splitlines()
+            assert max(len(line) for line in lines) <= chart.size.width
+        assert widths[0] < widths[2] and widths[0] == widths[3]

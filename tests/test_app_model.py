@@ -1,0 +1,130 @@
+"""Tests of the app's domain logic without Textual: run model, comparison, launcher form."""
+
+import subprocess
+import sys
+
+import pytest
+
+from app_fakes import T0, cnn_script, mlp_script, write_run
+from vitui import compare, forms
+from vitui.config import ConfigError, resolve
+from vitui.events import Log, Progress, Status
+from vitui.runmodel import LIVE_CHARTS, RunModel, load_model
+from vitui.runstore import load_run, write_status
+from vitui.sources import TailSource
+
+
+def test_model_builds_series_progress_and_figures():
+    model = RunModel("r")
+    model.apply(mlp_script(iterations=300))
+    assert model.series["train/loss"].count == 30
+    assert model.series["epoch/train_acc"].count == 6
+    assert model.progress.step == 300
+    assert model.step_rate() == pytest.approx(20.0)  # 10 iterations per 0.5 s of event time
+    assert model.elapsed() == pytest.approx(16.0)
+    assert model.throughput() == (20.0, "iter/s")
+    assert model.evaluation is not None and model.latest["test"]["test_acc"] == 0.9312
+    loss = next(spec for spec in LIVE_CHARTS if spec.id == "loss")
+    faint, smooth = model.traces(loss, 40, "step", 0.6)
+    assert faint.faint and not smooth.faint and smooth.label == "train loss"
+    assert model.traces(loss, 40, "step", 0.0)[0].y == faint.y  # unsmoothed: the raw envelope itself
+
+
+def test_eta_from_progress_rate():
+    model = RunModel("r")
+    model.apply([Status(state="running", t=T0),
+                 Progress(step=100, total_steps=1000, epoch=1, total_epochs=10, t=T0 + 10),
+                 Progress(step=200, total_steps=1000, epoch=1, total_epochs=10, t=T0 + 20)])
+    assert model.eta() == pytest.approx(80.0)
+    model.apply([Status(state="completed", t=T0 + 30)])
+    assert model.eta() is None
+
+
+def test_crash_keeps_the_last_error_line():
+    model = RunModel("r")
+    model.apply([Status(state="running", t=T0),
+                 Log(level="error", message="Traceback (most recent call last):\n  File x\nMemoryError: out of memory\n")])
+    model.finish("failed", "MemoryError: out of memory")
+    assert model.state == "failed" and model.last_error == "MemoryError: out of memory"
+    model.finish("completed")  # a final state from the log is never overwritten
+    assert model.state == "failed"
+
+
+def test_logs_are_bounded():
+    model = RunModel("r")
+    model.apply([Log(level="info", message=str(i)) for i in range(5000)])
+    assert len(model.logs) == 1000 and model.logs[-1][1].message == "4999"
+
+
+@pytest.fixture
+def two_cnn_runs(tmp_path):
+    a = write_run(tmp_path, "20250101-120000-cnn-cifar10", resolve("cnn-cifar10"), cnn_script(batchnorm=False), "completed")
+    b = write_run(tmp_path, "20250101-130000-cnn-bn-cifar10", resolve("cnn-bn-cifar10"), cnn_script(batchnorm=True),
+                  "completed")
+    return [load_run(a), load_run(b)]
+
+
+def test_comparison_of_cnn_and_cnn_bn(two_cnn_runs):
+    infos = two_cnn_runs
+    models = [load_model(i.path) for i in infos]
+    labels = compare.run_labels(infos)
+    assert labels == ["cnn-cifar10", "cnn-bn-cifar10"]
+    differences = dict(compare.config_differences([i.config for i in infos]))
+    assert differences["model"] == ["cnn", "cnn-bn"] and "lr" not in differences
+    rows = {row.name: row for row in compare.final_figures(infos, models)}
+    assert rows["best val acc"].best == 1 and rows["lowest val loss"].best == 1
+    assert rows["mean img/s"].best == 0  # the plain CNN is faster per image
+    line = compare.verdict(labels, models)
+    assert line.startswith("cnn-bn-cifar10 wins on best val acc")
+    assert "cnn-cifar10 at epoch 12" in line
+
+
+def test_run_labels_tell_apart_runs_of_one_experiment(tmp_path):
+    a = write_run(tmp_path, "20250101-120000-mlp-mnist", resolve("mlp-mnist"), [], "completed")
+    b = write_run(tmp_path, "20250101-130500-mlp-mnist", resolve("mlp-mnist"), [], "completed")
+    assert compare.run_labels([load_run(a), load_run(b)]) == ["mlp-mnist 12:00:00", "mlp-mnist 13:05:00"]
+
+
+def test_form_fields_key_settings_first():
+    config = resolve("cnn-bn-cifar10")
+    names = [spec.name for spec in forms.form_fields(config)]
+    assert names[:6] == ["epochs", "batch_size", "optimizer", "lr", "device", "seed"]
+    assert "model" not in names and "dataset" not in names
+    optimizer = next(s for s in forms.form_fields(config) if s.name == "optimizer")
+    assert optimizer.kind == "choice" and "adamw" in optimizer.choices
+
+
+def test_field_errors_are_one_line():
+    config = resolve("cnn-bn-cifar10")
+    assert forms.field_error(config, "lr", "0.01") is None
+    assert forms.field_error(config, "epochs", "two") == "bad value for epochs: 'two' is not a whole number"
+    assert "outside" in forms.field_error(config, "dropout_fc", "1.5")
+
+
+def test_build_config_switches_model_and_data_set():
+    config = forms.build_config("cnn-cifar10", "cnn-bn", "fashion-mnist", {"epochs": "2"})
+    assert (config.train.model, config.train.dataset, config.train.epochs) == ("cnn-bn", "fashion-mnist", 2)
+    base = forms.build_config("cnn-cifar10", "mlp-numpy", "mnist", {})
+    assert forms.keep_edits(base, {"epochs": "2", "lr": "0.1"}) == {"lr": "0.1"}
+    with pytest.raises(ConfigError):
+        forms.build_config("cnn-cifar10", "cnn", "svhn", {})
+    assert forms.dataset_choices("cnn", "cifar10")[-1] == "imagefolder"
+    assert forms.split_dataset("imagefolder:/data/x.tar.gz") == ("imagefolder", "/data/x.tar.gz")
+
+
+def test_stopping_a_run_started_elsewhere_sends_it_sigint(tmp_path):
+    """The worker treats SIGINT as a graceful stop; the app sends it to a run it did not start."""
+    code = "import signal, sys, time\nsignal.signal(signal.SIGINT, lambda *a: sys.exit(42))\nprint('ready', flush=True)\ntime.sleep(30)"
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        run_dir = tmp_path / "run"
+        run_dir.mkdir()
+        write_status(run_dir, "running", pid=child.pid)
+        TailSource(run_dir).stop()
+        assert child.wait(5) == 42
+        write_status(run_dir, "running", pid=0)
+        with pytest.raises(RuntimeError):  # never kill(0): that is our own process group
+            TailSource(run_dir).stop()
+    finally:
+        child.kill()

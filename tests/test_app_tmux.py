@@ -1,0 +1,178 @@
+"""Real-terminal tests in tmux: start `vitui`, launch a small real run, read the screen, quit, check the terminal.
+
+The run is the real NumPy MLP trainer in a real worker process, on a small MNIST-format data set this test
+writes (so it needs no downloaded data): the point here is the terminal, not the accuracy.
+"""
+
+import gzip
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vitui.runstore import read_events
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+
+ROOT = Path(__file__).resolve().parent.parent
+BRAILLE = re.compile("[\u2801-\u28ff]")
+
+
+def write_idx(path: Path, array: np.ndarray) -> None:
+    """An idx file as MNIST ships them: zero, zero, type 0x08 (bytes), dims, big-endian sizes, data."""
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
+    with gzip.open(path, "wb") as fh:
+        fh.write(header + array.astype(np.uint8).tobytes())
+
+
+def make_digits(folder: Path, train: int = 2000, test: int = 200) -> None:
+    """Ten classes of 28x28 images, each a bright square in its own place plus noise: learnable in seconds."""
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True)
+    for prefix, n in (("train", train), ("t10k", test)):
+        labels = np.arange(n) % 10
+        images = rng.integers(0, 60, size=(n, 28, 28))
+        for i, c in enumerate(labels):
+            r, k = divmod(int(c), 5)
+            images[i, 4 + 12 * r: 12 + 12 * r, 1 + 5 * k: 6 + 5 * k] += 180
+        write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", images)
+        write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", labels)
+
+
+class Tmux:
+    """One detached tmux session running a shell, on a tmux server of its own, read with capture-pane."""
+
+    def __init__(self, name: str, env: dict[str, str], width: int = 100, height: int = 30):
+        self.name = name
+        self.tmux = ["tmux", "-L", name]  # a private socket: nothing here touches anyone else's sessions
+        exports = " ".join(f"{k}={v}" for k, v in env.items())
+        subprocess.run([*self.tmux, "new-session", "-d", "-s", name, "-x", str(width), "-y", str(height),
+                        f"env {exports} bash --norc --noprofile"], check=True)
+
+    def send(self, *keys: str) -> None:
+        subprocess.run([*self.tmux, "send-keys", "-t", self.name, *keys], check=True)
+
+    def screen(self) -> str:
+        return subprocess.run([*self.tmux, "capture-pane", "-p", "-t", self.name], check=True, capture_output=True,
+                              text=True).stdout
+
+    def flag(self, name: str) -> str:
+        return subprocess.run([*self.tmux, "display-message", "-p", "-t", self.name, f"#{{{name}}}"], check=True,
+                              capture_output=True, text=True).stdout.strip()
+
+    def wait_for(self, predicate, timeout: float, what: str) -> str:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            text = self.screen()
+            if predicate(text):
+                return text
+            time.sleep(0.1)
+        raise AssertionError(f"timed out waiting for {what}; the screen shows:\n{self.screen()}")
+
+    def kill(self) -> None:
+        subprocess.run([*self.tmux, "kill-server"], capture_output=True)
+        socket = Path(os.environ.get("TMUX_TMPDIR", "/tmp")) / f"tmux-{os.getuid()}" / self.name
+        socket.unlink(missing_ok=True)
+
+
+def exit_code(text: str) -> int | None:
+    """The shell's `echo EXIT=$?` line (not the echoed command line, which has EXIT=$?)."""
+    found = re.search(r"^EXIT=(\d+)", text, re.MULTILINE)
+    return int(found.group(1)) if found else None
+
+
+def counter(text: str) -> int | None:
+    found = re.search(r"iteration (\d+)/\d+", text)
+    return int(found.group(1)) if found else None
+
+
+@pytest.fixture
+def terminal(tmp_path):
+    data = tmp_path / "data"
+    make_digits(data / "mnist")
+    configs = tmp_path / "configs"
+    configs.mkdir()
+    sessions = []
+
+    def start(iterations: int) -> Tmux:
+        (configs / "tiny-mlp.toml").write_text(
+            'description = "a small NumPy MLP run for the terminal test"\nmodel = "mlp-numpy"\ndataset = "mnist"\n'
+            f"per_class = 50\nlr = 0.5\niterations = {iterations}\nlog_every = 10\neval_every = 100\n"
+            "val_fraction = 0.0\n[model_args]\nhidden = 32\n")
+        env = {"PYTHONPATH": str(ROOT), "VITUI_CONFIGS": str(configs), "VITUI_OFFLINE": "1", "TERM": "xterm-256color",
+               "PS1": "'$ '"}
+        session = Tmux(f"vitui-test-{os.getpid()}-{len(sessions)}", env)
+        sessions.append(session)
+        session.send(f"cd {tmp_path} && stty -g > stty-before && {sys.executable} -m vitui --runs-dir runs "
+                     f"--data-dir {data}; echo EXIT=$?; stty -g > stty-after", "Enter")
+        return session
+
+    yield start, tmp_path
+    for session in sessions:
+        session.kill()
+
+
+def launch_and_watch(session: Tmux) -> None:
+    """Launch the only experiment and read the screen until the chart has points and the counter moves."""
+    session.wait_for(lambda t: "tiny-mlp" in t and "launch" in t, 30, "the launcher")
+    session.send("Enter")
+    text = session.wait_for(lambda t: counter(t) is not None, 30, "the progress counter")
+    first = counter(text)
+    session.wait_for(lambda t: (counter(t) or 0) > first and BRAILLE.search(t), 30, "points and a moving counter")
+
+
+def only_run(tmp_path: Path) -> Path:
+    runs = list((tmp_path / "runs").iterdir())
+    assert len(runs) == 1
+    return runs[0]
+
+
+def test_launch_watch_and_quit_restores_the_terminal(terminal):
+    start, tmp_path = terminal
+    session = start(iterations=400)
+    launch_and_watch(session)
+    session.wait_for(lambda t: "completed" in t, 90, "the run to complete")
+    session.send("q")
+    text = session.wait_for(lambda t: exit_code(t) is not None, 10, "the app to exit")
+    assert exit_code(text) == 0
+    time.sleep(0.3)
+    assert session.flag("alternate_on") == "0"  # back on the shell's screen
+    assert session.flag("mouse_any_flag") == "0" and session.flag("cursor_flag") == "1"
+    assert (tmp_path / "stty-before").read_text() == (tmp_path / "stty-after").read_text()  # modes restored
+
+    run = only_run(tmp_path)
+    for name in ("config.json", "events.jsonl", "status.json", "summary.json", "checkpoints/last.pt",
+                 "checkpoints/best.pt"):
+        assert (run / name).is_file(), name
+    assert json.loads((run / "status.json").read_text())["state"] == "completed"
+    lines = (run / "events.jsonl").read_text().splitlines()
+    assert all(json.loads(line) for line in lines)
+    assert list(read_events(run))[-1].state == "completed"
+
+
+def test_quit_leaving_the_run_going_returns_at_once(terminal):
+    start, tmp_path = terminal
+    session = start(iterations=2000)
+    launch_and_watch(session)
+    session.send("q")
+    session.wait_for(lambda t: "Leave running" in t, 10, "the quit dialog")
+    asked = time.monotonic()
+    session.send("l")
+    text = session.wait_for(lambda t: exit_code(t) is not None, 10, "the app to exit")
+    took = time.monotonic() - asked
+    assert exit_code(text) == 0 and took < 3.0, f"quitting took {took:.1f}s"
+    run = only_run(tmp_path)
+    assert json.loads((run / "status.json").read_text())["state"] == "running"
+    end = time.monotonic() + 120
+    while json.loads((run / "status.json").read_text())["state"] == "running" and time.monotonic() < end:
+        time.sleep(0.5)
+    status = json.loads((run / "status.json").read_text())
+    assert status["state"] == "completed", status
+    assert list(read_events(run))[-1].state == "completed"

@@ -1,0 +1,58 @@
+"""The command line: instant help without torch, and one clear line with exit 2 for bad input."""
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO, run_vitui
+
+
+def test_cli_import_leaves_torch_unimported():
+    code = "import sys, vitui.cli; assert not [m for m in sys.modules if m.split('.')[0] in ('torch', 'textual', 'numpy')], sorted(sys.modules)"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
+
+
+@pytest.mark.parametrize("args", [["--help"], ["run", "--help"], ["runs", "--help"]])
+def test_help(args):
+    result = run_vitui(*args)
+    assert result.returncode == 0 and "Usage" in result.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["run", "resnet-imagenet", "--no-tui"], "unknown experiment 'resnet-imagenet'; known experiments:"),
+    (["run", "mlp-mnist", "--no-tui", "--set", "lrr=1"], "unknown setting 'lrr'"),
+    (["run", "mlp-mnist", "--no-tui", "--set", "lr=fast"], "bad value for lr: 'fast' is not a number"),
+    (["run", "mlp-mnist", "--no-tui", "--set", "lr"], "write it as key=value"),
+    (["run", "mlp-mnist", "--no-tui", "--device", "tpu"], "bad value for device"),
+    (["run", "cnn-cifar10", "--no-tui", "--set", "dataset=imagefolder:/nowhere"], "/nowhere does not exist"),
+    (["runs", "show", "no-such-run"], "no run 'no-such-run'"),
+])
+def test_usage_errors_exit_2_with_one_line(tmp_path, args, message):
+    result = run_vitui(*args, "--runs-dir", str(tmp_path)) if args[0] == "runs" else run_vitui(*args, "--runs-dir", str(tmp_path))
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("vitui: error:") and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_missing_data_set_names_it_and_says_where_it_looked(tmp_path):
+    result = run_vitui("run", "mlp-mnist", "--no-tui", "--runs-dir", str(tmp_path / "runs"), "--data-dir",
+                       str(tmp_path / "empty"))
+    assert result.returncode == 2
+    assert "data set mnist not found" in result.stderr and str(tmp_path / "empty") in result.stderr
+    assert "--data-dir" in result.stderr and "Traceback" not in result.stderr
+    listing = run_vitui("runs", "list", "--runs-dir", str(tmp_path / "runs"))
+    assert "failed" in listing.stdout
+
+
+def test_runs_list_and_show(tmp_path, mnist_small):
+    assert "no runs" in run_vitui("runs", "list", "--runs-dir", str(tmp_path)).stdout
+    run_vitui("run", "mlp-mnist", "--no-tui", "--runs-dir", str(tmp_path), "--data-dir", str(mnist_small),
+              "--set", "iterations=20", "--set", "eval_every=10", "--set", "per_class=20")
+    listing = run_vitui("runs", "list", "--runs-dir", str(tmp_path))
+    assert "mlp-mnist" in listing.stdout and "completed" in listing.stdout
+    shown = run_vitui("runs", "show", "mlp-mnist", "--runs-dir", str(tmp_path))
+    assert shown.returncode == 0
+    for word in ("completed", "per_class", "test_acc", "precision", "confusion matrix"):
+        assert word in shown.stdout

@@ -1,0 +1,54 @@
+"""Settings: experiment files, --set overrides, and the messages bad input gets."""
+
+import pytest
+
+from vitui import config as cfg
+
+
+def test_every_experiment_resolves():
+    names = cfg.experiment_names()
+    assert {"mlp-mnist", "cnn-cifar10", "cnn-bn-cifar10"} <= set(names)
+    for name in names:
+        resolved = cfg.resolve(name)
+        assert resolved.train.experiment == name
+        assert cfg.RunConfig.from_dict(resolved.to_dict()).to_dict() == resolved.to_dict()
+
+
+def test_overrides_are_typed_and_checked():
+    run = cfg.resolve("cnn-bn-cifar10", {"epochs": "3", "lr": "0.01", "dropout_fc": "0.3", "optimizer": "nesterov",
+                                          "compile": "false", "dataset": "fashion-mnist"})
+    assert run.train.epochs == 3 and run.train.lr == 0.01 and run.train.optimizer == "nesterov"
+    assert run.model_args.dropout_fc == 0.3 and run.train.dataset == "fashion-mnist"
+
+
+@pytest.mark.parametrize("overrides, words", [
+    ({"epochz": "3"}, ["unknown setting 'epochz'", "epochs"]),
+    ({"epochs": "three"}, ["bad value for epochs", "whole number"]),
+    ({"epochs": "0"}, ["bad value for epochs", "outside"]),
+    ({"optimizer": "lion"}, ["bad value for optimizer", "adamw"]),
+    ({"lr": "nan"}, ["bad value for lr"]),
+    ({"model": "resnet"}, ["unknown model 'resnet'", "cnn-bn"]),
+    ({"dataset": "imagenet"}, ["unknown dataset 'imagenet'", "imagefolder:PATH"]),
+    ({"dataset": "imagefolder:/no/such/folder"}, ["/no/such/folder does not exist"]),
+])
+def test_bad_settings_say_what_is_wrong(overrides, words):
+    with pytest.raises(cfg.ConfigError) as err:
+        cfg.resolve("cnn-cifar10", overrides)
+    for word in words:
+        assert word in str(err.value)
+
+
+def test_unknown_experiment_lists_the_known_ones():
+    with pytest.raises(cfg.ConfigError, match="unknown experiment 'nope'.*mlp-mnist"):
+        cfg.resolve("nope")
+
+
+def test_parse_overrides_rejects_missing_equals():
+    assert cfg.parse_overrides(["a=1", "b = x=y"]) == {"a": "1", "b": "x=y"}
+    with pytest.raises(cfg.ConfigError, match="key=value"):
+        cfg.parse_overrides(["lr"])
+
+
+def test_switching_model_drops_arguments_it_does_not_take():
+    run = cfg.resolve("mlp-mnist", {"model": "cnn"})
+    assert run.task == "image" and run.model_args.dropout_fc == 0.5

@@ -1,0 +1,71 @@
+"""The run folder: torn lines, crash detection through the lock, atomic status, following a live log."""
+
+import json
+import multiprocessing
+import os
+import signal
+
+from vitui import runstore
+from vitui.events import Log, Metric, Status, event_from_dict
+
+
+def test_event_round_trip_and_nan_survives(tmp_path):
+    log = runstore.EventLog(tmp_path)
+    log.write(Metric(step=1, epoch=0.5, split="train", values={"loss": float("nan"), "acc": 0.5}))
+    log.write(Log(level="info", message="hello\nworld"))
+    log.close()
+    events = list(runstore.read_events(tmp_path))
+    assert events[0].values == {"loss": None, "acc": 0.5}
+    assert events[1].message == "hello\nworld"
+    assert event_from_dict(events[1].to_dict()) == events[1]
+
+
+def test_torn_last_line_is_skipped_and_tail_waits_for_it(tmp_path):
+    log = runstore.EventLog(tmp_path)
+    tail = runstore.EventTail(tmp_path)
+    log.write(Status(state="running"))
+    assert [e.state for e in tail.poll()] == ["running"]
+    with open(tmp_path / runstore.EVENTS, "a") as fh:
+        fh.write('{"kind":"status","t":1,"state":"compl')
+    assert len(list(runstore.read_events(tmp_path))) == 1
+    assert tail.poll() == []
+    with open(tmp_path / runstore.EVENTS, "a") as fh:
+        fh.write('eted","detail":""}\n')
+    assert [e.state for e in tail.poll()] == ["completed"]
+
+
+def hold_lock(run_dir, ready):
+    lock = runstore.RunLock(run_dir)  # noqa: F841 - held until this process dies
+    ready.set()
+    signal.pause()
+
+
+def test_a_dead_lock_holder_turns_running_into_crashed(tmp_path):
+    run_dir = runstore.create_run_dir(tmp_path, "demo", {"experiment": "demo"})
+    runstore.write_status(run_dir, "running", started=1.0)
+    ctx = multiprocessing.get_context("spawn")
+    ready = ctx.Event()
+    holder = ctx.Process(target=hold_lock, args=(run_dir, ready))
+    holder.start()
+    try:
+        assert ready.wait(30)
+        assert runstore.load_run(run_dir).state == "running" and runstore.is_locked(run_dir)
+    finally:
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.join()
+    run = runstore.load_run(run_dir)
+    assert run.state == "failed" and run.crashed and run.state_label == "failed (crashed)"
+
+
+def test_status_is_replaced_whole(tmp_path):
+    runstore.write_status(tmp_path, "running", pid=1)
+    runstore.write_status(tmp_path, "completed")
+    data = json.loads((tmp_path / runstore.STATUS).read_text())
+    assert data["state"] == "completed" and "pid" not in data
+    assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
+
+
+def test_run_names_do_not_collide(tmp_path):
+    a = runstore.create_run_dir(tmp_path, "x", {})
+    b = runstore.create_run_dir(tmp_path, "x", {})
+    assert a != b and runstore.find_run(tmp_path, b.name) == b

@@ -1,0 +1,221 @@
+"""Provides the vitui Textual app: screen wiring, run following threads, quitting, and the make_app() factory.
+
+Training never runs here: each run is a worker process (vitui.launch) or someone else's log
+(vitui.sources.TailSource). One thread worker per followed run drains its events into a RunModel and
+posts RunUpdated messages, which merge in the queue, so the screens draw the newest state at their
+own pace and the UI never waits on training.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from vitui import runstore
+from vitui.config import RunConfig
+from vitui.messages import RunFinished, RunUpdated
+from vitui.runmodel import RunModel
+from vitui.sources import HandleSource, RunSource, TailSource
+
+POLL_S = 0.1  # how long a follower waits for events; also how soon it notices a dead worker
+
+
+@dataclass
+class RunSession:
+    """A run the app follows: where its events come from and what has been learnt from them."""
+
+    source: RunSource
+    model: RunModel
+    stopping: bool = False
+
+    @property
+    def run_dir(self) -> Path:
+        return self.source.run_dir
+
+    @property
+    def owned_and_running(self) -> bool:
+        return self.source.owned and self.model.running
+
+
+class VituiApp(App[int]):
+    """The dashboard: launcher, live runs, runs browser and comparisons."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "vitui"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS = [
+        Binding("q", "quit_app", "quit"),
+        Binding("ctrl+q", "quit_app", "quit", show=False, priority=True),
+        Binding("ctrl+c", "quit_app", "quit", show=False, priority=True),
+    ]
+
+    def __init__(self, runs_dir: Path, data_dir: Path | None = None, *, config: RunConfig | None = None,
+                 watch: Path | None = None, start_run: Callable[..., Any] | None = None):
+        super().__init__()
+        self.runs_dir = Path(runs_dir)
+        self.data_dir = data_dir
+        self._initial_config = config
+        self._initial_watch = watch
+        if start_run is None:
+            from vitui.launch import start_run
+
+            # multiprocessing starts its resource tracker on the first spawn and hands it sys.stderr's
+            # file descriptor; inside the app sys.stderr is Textual's capture (fileno -1), so start it now.
+            from multiprocessing import resource_tracker
+
+            resource_tracker.ensure_running()
+        self._start_run = start_run
+        self.sessions: dict[Path, RunSession] = {}
+        self._quit_when_stopped = False
+
+    def on_mount(self) -> None:
+        from vitui.screens.browser import RunsBrowserScreen
+        from vitui.screens.launcher import LauncherScreen
+
+        if self._initial_watch is not None:
+            self.push_screen(RunsBrowserScreen())
+            self.open_run(self._initial_watch)
+            return
+        self.push_screen(LauncherScreen())
+        if self._initial_config is not None:
+            self.launch(self._initial_config)
+
+    # ------------------------------------------------------------------ runs
+    def launch(self, config: RunConfig) -> RunSession:
+        """Start a worker for `config` and open its live screen."""
+        handle = self._start_run(config, self.runs_dir, self.data_dir, quiet=True)
+        session = self.follow(HandleSource(handle), config.to_dict())
+        self.show_session(session)
+        return session
+
+    def follow(self, source: RunSource, config: dict[str, Any] | None = None) -> RunSession:
+        if config is None:
+            config = runstore.load_run(source.run_dir).config
+        session = RunSession(source, RunModel(source.run_dir.name, config))
+        self.sessions[source.run_dir] = session
+        self.follow_run(session)
+        return session
+
+    def show_session(self, session: RunSession) -> None:
+        from vitui.screens.run import LiveRunScreen
+
+        self.push_screen(LiveRunScreen(session))
+
+    def show_runs(self) -> None:
+        """The runs browser: back to it if it is open underneath, else on top."""
+        from vitui.screens.browser import RunsBrowserScreen
+
+        self._show(RunsBrowserScreen)
+
+    def show_launcher(self) -> None:
+        from vitui.screens.launcher import LauncherScreen
+
+        self._show(LauncherScreen)
+
+    def _show(self, cls: type) -> None:
+        if any(isinstance(s, cls) for s in self.screen_stack):
+            while not isinstance(self.screen, cls):
+                self.pop_screen()
+        else:
+            self.push_screen(cls())
+
+    def open_run(self, run_dir: Path) -> None:
+        """A run from the browser or `vitui watch`: live if it is training (here or elsewhere), else its record."""
+        from vitui.screens.run import RunDetailScreen
+
+        run_dir = Path(run_dir).resolve()
+        session = self.sessions.get(run_dir)
+        if session is None and runstore.load_run(run_dir).state in ("created", "running"):
+            session = self.follow(TailSource(run_dir))
+        if session is not None:
+            self.show_session(session)
+        else:
+            self.push_screen(RunDetailScreen(run_dir))
+
+    @work(thread=True, exit_on_error=False, group="follow", description="follow a run")
+    def follow_run(self, session: RunSession) -> None:
+        """Drain a run's events into its model until it ends; the only code that reads the worker's queue."""
+        worker = get_current_worker()
+        source, model = session.source, session.model
+        while not worker.is_cancelled:
+            events = source.poll(POLL_S)
+            if events:
+                model.apply(events)
+                self.post_message(RunUpdated(session.run_dir))
+            if not source.alive:
+                while events := source.poll(0):
+                    model.apply(events)
+                state, detail = source.finish()
+                model.finish(state, detail)
+                self.post_message(RunFinished(session.run_dir, model.state, model.detail))
+                return
+
+    def on_run_updated(self, message: RunUpdated) -> None:
+        handler = getattr(self.screen, "run_changed", None)
+        if handler is not None:
+            handler(message.run_dir)
+
+    def on_run_finished(self, message: RunFinished) -> None:
+        self.on_run_updated(RunUpdated(message.run_dir))
+        name = message.run_dir.name
+        if message.state == "failed":
+            self.notify(f"{name} failed: {self.sessions[message.run_dir].model.last_error or message.detail}",
+                        severity="error", timeout=8)
+        else:
+            self.notify(f"{name} {message.state}", severity="warning" if message.state == "stopped" else "information")
+        if self._quit_when_stopped and not any(s.owned_and_running for s in self.sessions.values()):
+            self.exit(0)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:
+            self.notify(f"{event.worker.description} stopped following: {event.worker.error}", severity="error", timeout=10)
+
+    # ------------------------------------------------------------------ quitting
+    def action_quit_app(self) -> None:
+        running = [s for s in self.sessions.values() if s.owned_and_running]
+        if not running:
+            self.exit(0)
+            return
+        from vitui.screens.quit import QuitDialog
+
+        self.push_screen(QuitDialog([s.model for s in running]), self._quit_choice)
+
+    def _quit_choice(self, choice: str | None) -> None:
+        running = [s for s in self.sessions.values() if s.owned_and_running]
+        if choice == "detach":
+            for session in running:
+                session.source.detach()
+            self.exit(0)
+        elif choice == "stop":
+            for session in running:
+                self.stop_session(session)
+            self._quit_when_stopped = True
+            self.notify("stopping: the app quits once the runs have saved their checkpoints")
+
+    def stop_session(self, session: RunSession) -> None:
+        try:
+            session.source.stop()
+        except (RuntimeError, OSError) as exc:
+            self.notify(str(exc), severity="error")
+            return
+        session.stopping = True
+
+
+def make_app(runs_dir: Path | None = None, data_dir: Path | None = None, *, config: RunConfig | None = None,
+             watch: Path | None = None, start_run: Callable[..., Any] | None = None) -> VituiApp:
+    """The one way to build the app: the CLI, the tests and the snapshot tests all come through here."""
+    return VituiApp(runs_dir if runs_dir is not None else runstore.default_runs_dir(), data_dir,
+                    config=config, watch=watch, start_run=start_run)
+
+
+def run_app(**kwargs: Any) -> int:
+    """Run the app in this terminal and return its exit code (the terminal is restored when it returns)."""
+    app = make_app(**kwargs)
+    code = app.run()
+    return code or 0

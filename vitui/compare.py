@@ -1,0 +1,188 @@
+"""Provides the comparison of runs: labels, the settings that differ, final figures and a one-line verdict.
+
+Pure functions over RunInfo (config, status, summary) and RunModel (series from the log), so the
+compare screen only lays them out. No Textual.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from vitui.runmodel import RunModel, Trace, series_traces
+from vitui.runstore import RunInfo
+
+FIRST_KEYS = ("experiment", "model", "dataset")
+
+
+@dataclass
+class FigureRow:
+    """One row of the final-figures table: a value per run and which run is best (None when no contest)."""
+
+    name: str
+    values: list[str]
+    best: int | None
+
+
+def run_labels(infos: list[RunInfo]) -> list[str]:
+    """Short names for the legend: the experiment, with the start time added where two would look alike."""
+    base = [str(i.config.get("experiment") or i.config.get("model") or i.name) for i in infos]
+    labels = []
+    for info, name in zip(infos, base):
+        if base.count(name) > 1:
+            stamp = info.name.split("-")[1] if info.name.count("-") >= 2 else info.name
+            name = f"{name} {stamp[:2]}:{stamp[2:4]}:{stamp[4:6]}" if len(stamp) >= 6 else f"{name} {stamp}"
+        labels.append(name)
+    return labels
+
+
+def flatten_config(config: dict[str, Any]) -> dict[str, Any]:
+    flat = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            for sub, v in value.items():
+                flat[f"{key}.{sub}"] = v
+        else:
+            flat[key] = value
+    return flat
+
+
+def config_differences(configs: list[dict[str, Any]]) -> list[tuple[str, list[str]]]:
+    """Settings whose values are not the same in every run (a missing one shows as '-')."""
+    flats = [flatten_config(c) for c in configs]
+    keys = list(dict.fromkeys(k for flat in flats for k in flat))
+    keys.sort(key=lambda k: (FIRST_KEYS.index(k) if k in FIRST_KEYS else len(FIRST_KEYS), k))
+    out = []
+    for key in keys:
+        values = [flat.get(key, "-") for flat in flats]
+        if any(v != values[0] for v in values):
+            out.append((key, [_show(v) for v in values]))
+    return out
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def headline_metric(models: list[RunModel]) -> tuple[str, bool]:
+    """The figure runs are judged on: validation accuracy if every run has it, else train accuracy, else loss."""
+    for key, higher in (("epoch/val_acc", True), ("epoch/train_acc", True), ("epoch/val_loss", False), ("train/loss", False)):
+        if models and all(key in m.series for m in models):
+            return key, higher
+    return "", True
+
+
+def _best(model: RunModel, key: str, higher: bool) -> tuple[float, tuple[float, float, float]] | None:
+    series = model.series.get(key)
+    if series is None:
+        return None
+    return series.max() if higher else series.min()
+
+
+def final_figures(infos: list[RunInfo], models: list[RunModel]) -> list[FigureRow]:
+    """Best and last figures per run, the better one marked (higher accuracy, lower loss, shorter time)."""
+    rows: list[FigureRow] = []
+
+    def add(name: str, raw: list[float | None], fmt: str, higher: bool | None) -> None:
+        if all(v is None for v in raw):
+            return
+        values = [fmt.format(v) if v is not None else "-" for v in raw]
+        best = None
+        present = [(v, i) for i, v in enumerate(raw) if v is not None]
+        if higher is not None and len(present) > 1 and len({v for v, _ in present}) > 1:
+            best = (max if higher else min)(present)[1]
+        rows.append(FigureRow(name, values, best))
+
+    for key, name, higher in (("epoch/val_acc", "best val acc", True), ("epoch/train_acc", "best train acc", True),
+                              ("epoch/val_loss", "lowest val loss", False), ("train/loss", "lowest train loss", False)):
+        found = [_best(m, key, higher) for m in models]
+        if all(f is None for f in found):
+            continue
+        is_acc = key.endswith("acc")
+        raw = [f[0] * (100 if is_acc else 1) if f else None for f in found]
+        add(name, raw, "{:.2f}%" if is_acc else "{:.4f}", higher)
+        if is_acc or key == "epoch/val_loss":
+            add("  at epoch", [f[1][1] if f else None for f in found], "{:g}", None)
+    final_keys = list(dict.fromkeys(k for m in models for k in (m.latest.get("test") or {})))
+    for key in final_keys:
+        if "acc" not in key and "loss" not in key:
+            continue  # lr, throughput and times of the last epoch are not final figures
+        vals = [(m.latest.get("test") or {}).get(key) for m in models]
+        if "acc" in key:
+            add(f"final {key}", [v * 100 if v is not None else None for v in vals], "{:.2f}%", True)
+        else:
+            add(f"final {key}", vals, "{:.4f}", False if "loss" in key else None)
+    for key in dict.fromkeys(k for m in models for k in m.series if k.startswith("epoch/") and k.endswith("/s")):
+        add(f"mean {key.split('/', 1)[1]}", [m.series[key].mean() if key in m.series else None for m in models],
+            "{:,.0f}", True)
+    add("duration", [i.duration for i in infos], "{:.0f}s", False)
+    return rows
+
+
+def verdict(labels: list[str], models: list[RunModel]) -> str:
+    """One line saying which run did best and how much sooner it got where the others ended up."""
+    key, higher = headline_metric(models)
+    if not key or len(models) < 2:
+        return ""
+    bests = [_best(m, key, higher) for m in models]
+    if any(b is None for b in bests):
+        return ""
+    order = sorted(range(len(models)), key=lambda i: bests[i][0], reverse=higher)  # type: ignore[index]
+    win, second = order[0], order[1]
+    name = key.split("/", 1)[1].replace("_", " ")
+    is_acc = key.endswith("acc")
+
+    def show(v: float) -> str:
+        return f"{v * 100:.1f}%" if is_acc else f"{v:.4f}"
+
+    w, s = bests[win][0], bests[second][0]  # type: ignore[index]
+    if w == s:
+        return f"{labels[win]} and {labels[second]} tie on best {name} ({show(w)})"
+    gap = f"{(w - s) * 100:+.1f} points" if is_acc else f"{w - s:+.4f}"
+    line = f"{labels[win]} wins on best {name}: {show(w)} against {show(s)} for {labels[second]} ({gap})"
+    # How soon did the winner reach the runner-up's best? That is where BatchNorm shines.
+    axis = 1 if key.startswith("epoch/") else 0
+    reached = models[win].series[key].first_reaching(s, higher)
+    if reached is not None:
+        unit = "epoch" if axis == 1 else "step"
+        there = bests[second][1][axis]  # type: ignore[index]
+        line += f"; it reached {show(s)} at {unit} {reached[axis]:g}, {labels[second]} at {unit} {there:g}"
+    return line
+
+
+# Metrics a comparison chart can overlay, in the order its key cycles through them.
+OVERLAY_METRICS = [("epoch/val_acc", "val accuracy"), ("epoch/train_acc", "train accuracy"),
+                   ("epoch/val_loss", "val loss"), ("train/loss", "train loss"), ("epoch/train_loss", "train loss per epoch"),
+                   ("epoch/lr", "learning rate")]
+
+
+class OverlaySource:
+    """One metric of several runs on one chart, run i in colour role `run{i}` (a ChartSource)."""
+
+    def __init__(self, models: list[RunModel], labels: list[str], key: str):
+        self.models, self.labels, self.key = models, labels, key
+
+    @property
+    def version(self) -> tuple:
+        return self.key, tuple(m.version for m in self.models)
+
+    def available(self) -> list[tuple[str, str]]:
+        found = [(k, t) for k, t in OVERLAY_METRICS if any(k in m.series for m in self.models)]
+        speed = dict.fromkeys(k for m in self.models for k in m.series if k.startswith("epoch/") and k.endswith("/s"))
+        return found + [(k, k.split("/", 1)[1]) for k in speed]
+
+    def title(self) -> str:
+        return dict(self.available()).get(self.key, self.key)
+
+    def traces(self, columns: int, axis: str, smoothing: float) -> list[Trace]:
+        out = []
+        for i, (model, label) in enumerate(zip(self.models, self.labels)):
+            with model.lock:
+                series = model.series.get(self.key)
+                if series is None:
+                    continue
+                lines = series_traces(series, columns, axis, smoothing, label, f"run{i}", model.t0 or 0.0)
+            out += [t for t in lines if not t.faint]  # several runs' raw envelopes would hide the curves
+        return out

@@ -1,0 +1,66 @@
+"""Provides the model comparison table (e.g. CNN against ViT): size, cost, speed and the best accuracy reached."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich import box
+from rich.table import Table
+
+from vitui.runstore import RunInfo
+
+
+def si(value: float | None, unit: str = "") -> str:
+    """1806538 -> '1.81M': engineering figures a reader can compare at a glance."""
+    if value is None:
+        return "-"
+    for factor, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= factor:
+            return f"{value / factor:.3g}{prefix}{unit}"
+    return f"{value:.0f}{unit}"
+
+
+def comparison_row(run: RunInfo) -> dict[str, Any]:
+    """The figures of one run, from its summary.json (None where the run did not record one)."""
+    summary = run.summary or {}
+    model = summary.get("model") or {}
+    metrics = summary.get("metrics") or {}
+    best = summary.get("best") or {}
+    dataset = str(run.config.get("dataset", ""))
+    if dataset.startswith("imagefolder:"):  # the file or folder name says enough; the path would fill the row
+        dataset = Path(dataset.removeprefix("imagefolder:")).name
+    return {"run": run.name, "model": run.config.get("model", ""), "dataset": dataset,
+            "params": model.get("params"), "macs": model.get("macs"), "img/s": metrics.get("img/s"),
+            "best_name": best.get("name"), "best": best.get("value"), "best_epoch": best.get("epoch"),
+            "best_time": best.get("time")}
+
+
+def comparison_table(runs: list[RunInfo]) -> Table:
+    """One row per run: parameters, multiply-adds per image, training images/s (last epoch), best accuracy
+    (validation, else training) and the epoch and wall time at which it was reached."""
+    table = Table(title="models compared", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
+                  padding=0)
+    table.add_column("run", no_wrap=True, overflow="ellipsis", min_width=8, max_width=22)
+    table.add_column("model", no_wrap=True, min_width=6)
+    table.add_column("dataset", no_wrap=True, overflow="ellipsis", min_width=5, max_width=12)
+    for name in ("params", "MACs/img", "img/s", "best acc", "reached"):
+        table.add_column(name, justify="right", no_wrap=True, min_width=len(name))
+    for run in runs:
+        row = comparison_row(run)
+        best = "-" if row["best"] is None else f"{row['best'] * 100:.2f}%"
+        if row["best"] is not None and row["best_name"] and row["best_name"] != "val_acc":
+            best += f" ({row['best_name']})"
+        reached = "-"
+        if row["best_time"] is not None:
+            reached = f"ep {row['best_epoch']:g} {_duration(row['best_time'])}"
+        table.add_row(row["run"], str(row["model"]), str(row["dataset"]), si(row["params"]), si(row["macs"]),
+                      "-" if row["img/s"] is None else f"{row['img/s']:,.0f}", best, reached)
+    return table
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s"

@@ -1,0 +1,236 @@
+"""Provides RunModel, the bounded state of one run built from its events, and the chart traces drawn from it.
+
+The app's thread worker applies events here (under `lock`); widgets read from it. Everything kept is
+bounded: metric series are reduced (vitui.series), log lines and extra events live in fixed-size deques,
+so watching a week-long run costs the same memory as watching a minute of one. No Textual, no torch.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from vitui import runstore
+from vitui.events import Evaluation, Event, Log, Metric, Progress, Status
+from vitui.series import ReducedSeries, ema
+
+LOG_LINES = 1000  # log lines kept for the log panel
+EXTRA_EVENTS = 32  # samples / attention / misclassified events kept for extra panels
+RATE_WINDOW_S = 30.0  # throughput and ETA look at the last half minute of progress
+
+
+@dataclass
+class Trace:
+    """One line of a chart: points, a label for the legend and a colour role (widgets map roles to colours)."""
+
+    x: list[float]
+    y: list[float]
+    label: str = ""
+    role: str = "train"
+    faint: bool = False
+
+
+@dataclass
+class ChartSpec:
+    """A chart of the live screen: which series it overlays and how it starts out."""
+
+    id: str
+    title: str
+    series: Callable[[list[str]], list[tuple[str, str, str]]]  # series keys -> [(key, label, role)]
+    smoothing: float = 0.0
+
+
+def _pick(*wanted: tuple[str, str, str]) -> Callable[[list[str]], list[tuple[str, str, str]]]:
+    return lambda keys: [w for w in wanted if w[0] in keys]
+
+
+def _first(*wanted: tuple[str, str, str]) -> Callable[[list[str]], list[tuple[str, str, str]]]:
+    return lambda keys: [w for w in wanted if w[0] in keys][:1]
+
+
+def _throughput(keys: list[str]) -> list[tuple[str, str, str]]:
+    return [(k, k.split("/", 1)[1], "speed") for k in keys if k.startswith("epoch/") and k.endswith("/s")]
+
+
+LIVE_CHARTS = [
+    ChartSpec("loss", "loss", _pick(("train/loss", "train loss", "train"), ("epoch/val_loss", "val loss", "val")), 0.6),
+    ChartSpec("accuracy", "accuracy", _pick(("epoch/train_acc", "train acc", "train"), ("epoch/val_acc", "val acc", "val"))),
+    # The per-interval learning rate shows warm-up and schedule shape; trainers without one log it per epoch.
+    ChartSpec("lr", "learning rate", _first(("train/lr", "lr", "lr"), ("epoch/lr", "lr", "lr"))),
+    ChartSpec("speed", "throughput", _throughput),
+]
+
+
+class RunModel:
+    """What the app knows of one run: series, progress, status, logs, final figures."""
+
+    def __init__(self, name: str = "", config: dict[str, Any] | None = None, capacity: int = 1024):
+        self.lock = threading.RLock()
+        self.name = name
+        self.config = dict(config or {})
+        self.capacity = capacity
+        self.version = 0  # bumped on every change, so views redraw only when something changed
+        self.events_seen = 0
+        self.series: dict[str, ReducedSeries] = {}
+        self.t0: float | None = None
+        self.t_last: float | None = None
+        self.state = "created"
+        self.detail = ""
+        self.last_error = ""
+        self.progress: Progress | None = None
+        self._rate: deque[tuple[float, int]] = deque(maxlen=256)
+        self.latest: dict[str, dict[str, float]] = {}  # newest values per split
+        self.evaluation: Evaluation | None = None
+        self.logs: deque[tuple[int, Log]] = deque(maxlen=LOG_LINES)
+        self.log_seq = 0
+        self.extras: deque[tuple[int, Event]] = deque(maxlen=EXTRA_EVENTS)
+        self.extra_seq = 0
+
+    # ------------------------------------------------------------------ feeding
+    def apply(self, events: Iterable[Event]) -> None:
+        with self.lock:
+            for event in events:
+                self._apply(event)
+            self.version += 1
+
+    def _apply(self, event: Event) -> None:
+        self.events_seen += 1
+        if self.t0 is None:
+            self.t0 = event.t
+        self.t_last = event.t
+        if isinstance(event, Metric):
+            split_values = self.latest.setdefault(event.split, {})
+            for key, value in event.values.items():
+                split_values[key] = value
+                if event.split in ("train", "epoch", "val"):
+                    series = self.series.get(f"{event.split}/{key}")
+                    if series is None:
+                        series = self.series[f"{event.split}/{key}"] = ReducedSeries(self.capacity)
+                    series.append(value, event.step, event.epoch, event.t)
+        elif isinstance(event, Progress):
+            self.progress = event
+            self._rate.append((event.t, event.step))
+        elif isinstance(event, Status):
+            self.state, self.detail = event.state, event.detail
+        elif isinstance(event, Log):
+            self.log_seq += 1
+            self.logs.append((self.log_seq, event))
+            if event.level == "error":
+                self.last_error = _summary_line(event.message)
+        elif isinstance(event, Evaluation):
+            self.evaluation = event
+        else:
+            self.extra_seq += 1
+            self.extras.append((self.extra_seq, event))
+
+    def finish(self, state: str, detail: str = "") -> None:
+        """The source ended: record its final state unless the log already said it."""
+        with self.lock:
+            if self.state not in runstore.FINISHED:
+                self.state = state
+                self.detail = detail or self.detail
+            if state == "failed" and not self.last_error:
+                self.last_error = detail
+            self.version += 1
+
+    # ------------------------------------------------------------------ derived figures
+    @property
+    def running(self) -> bool:
+        return self.state in ("created", "running")
+
+    def elapsed(self) -> float | None:
+        if self.t0 is None or self.t_last is None:
+            return None
+        return self.t_last - self.t0
+
+    def step_rate(self) -> float | None:
+        """Steps per second over the last RATE_WINDOW_S seconds of progress events."""
+        if len(self._rate) < 2:
+            return None
+        t_end, s_end = self._rate[-1]
+        start = next(((t, s) for t, s in self._rate if t_end - t <= RATE_WINDOW_S), self._rate[0])
+        dt, ds = t_end - start[0], s_end - start[1]
+        return ds / dt if dt > 0 and ds > 0 else None
+
+    def eta(self) -> float | None:
+        rate, p = self.step_rate(), self.progress
+        if rate is None or p is None or not self.running:
+            return None
+        return max(0, p.total_steps - p.step) / rate
+
+    def throughput(self) -> tuple[float, str] | None:
+        """The newest items-per-second figure the trainer reported (img/s, chars/s, iter/s)."""
+        for key, value in (self.latest.get("epoch") or {}).items():
+            if key.endswith("/s") and value is not None:
+                return value, key
+        return None
+
+    def series_keys(self) -> list[str]:
+        return list(self.series)
+
+    # ------------------------------------------------------------------ charts
+    def traces(self, spec: ChartSpec, columns: int, axis: str, smoothing: float) -> list[Trace]:
+        """The lines of one chart at `columns` width: faint raw envelope plus smoothed mean when smoothing."""
+        with self.lock:
+            out = []
+            for key, label, role in spec.series(self.series_keys()):
+                out += series_traces(self.series[key], columns, axis, smoothing, label, role, self.t0 or 0.0)
+            return out
+
+
+class SpecSource:
+    """A live chart's data: one ChartSpec drawn from one model (the ChartSource a MetricChart reads)."""
+
+    def __init__(self, model: RunModel, spec: ChartSpec):
+        self.model, self.spec = model, spec
+
+    @property
+    def version(self) -> tuple:
+        """Changes only when a series of this chart got a point: epoch charts redraw once an epoch."""
+        with self.model.lock:
+            keys = self.spec.series(self.model.series_keys())
+            return tuple((key, self.model.series[key].count) for key, _, _ in keys)
+
+    def traces(self, columns: int, axis: str, smoothing: float) -> list[Trace]:
+        return self.model.traces(self.spec, columns, axis, smoothing)
+
+
+def series_traces(series: ReducedSeries, columns: int, axis: str, smoothing: float, label: str, role: str,
+                  t0: float) -> list[Trace]:
+    reduced = series.reduce(columns, axis, origin=t0 if axis == "time" else 0.0)
+    if not reduced.mean_x:
+        return []
+    if smoothing <= 0:
+        return [Trace(reduced.env_x, reduced.env_y, label, role)]
+    return [Trace(reduced.env_x, reduced.env_y, "", role, faint=True),
+            Trace(reduced.mean_x, ema(reduced.mean_y, smoothing), label, role)]
+
+
+def _summary_line(message: str) -> str:
+    """The line of a traceback that says what went wrong (its last non-empty line)."""
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+def load_model(run_dir: Path, model: RunModel | None = None, chunk: int = 5000) -> RunModel:
+    """A finished (or any) run's model, read from its log (into `model` when given, in chunks, so views can
+    draw while it loads)."""
+    info = runstore.load_run(run_dir)
+    if model is None:
+        model = RunModel(run_dir.name, info.config)
+    batch: list[Event] = []
+    for event in runstore.read_events(run_dir):
+        batch.append(event)
+        if len(batch) >= chunk:
+            model.apply(batch)
+            batch = []
+    model.apply(batch)
+    state = info.state
+    detail = info.status.get("detail", "")
+    if info.crashed and not detail:
+        detail = "worker process died without finishing"
+    model.finish(state, detail)
+    return model

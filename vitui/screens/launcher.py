@@ -1,0 +1,300 @@
+"""Provides LauncherScreen: pick an experiment, choose model and data set, edit settings (checked as you type), launch.
+
+The form is built from the typed config dataclasses through vitui.forms, so every field has its help text,
+choices and range; a bad value shows its one-line error at once and blocks the launch, never the typing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.validation import ValidationResult, Validator
+from textual.widget import Widget
+from textual.widgets import Footer, Input, Label, OptionList, Select, Static, Switch
+from textual.widgets.option_list import Option
+
+from vitui import config as cfg
+from vitui import forms
+
+
+class SettingValidator(Validator):
+    """Validation as you type with the same check the CLI's --set uses (vitui.config.check_value)."""
+
+    def __init__(self, screen: "LauncherScreen", name: str):
+        super().__init__()
+        self.launcher, self.setting = screen, name
+
+    def validate(self, value: str) -> ValidationResult:
+        config = self.launcher.config
+        error = forms.field_error(config, self.setting, value) if config is not None else None
+        return self.failure(error) if error else self.success()
+
+
+class ExperimentList(OptionList):
+    """The experiments in configs/; Enter launches the highlighted one."""
+
+    BINDINGS = [Binding("enter", "select", "launch")]
+
+
+class SettingInput(Input):
+    """A setting's text field; Enter launches (when every field is valid)."""
+
+    BINDINGS = [Binding("enter", "submit", "launch")]
+
+
+class LauncherScreen(Screen):
+    """The home screen: experiments on the left, the chosen one's settings on the right."""
+
+    BINDINGS = [
+        Binding("tab", "app.focus_next", "next field"),
+        Binding("r", "runs", "runs"),
+        Binding("escape", "to_list", "experiments"),
+    ]
+    AUTO_FOCUS = "#experiment-list"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.experiment = ""
+        self.model_name = ""
+        self.dataset_choice = ""
+        self.folder = ""
+        self.edits: dict[str, str] = {}
+        self.config: cfg.RunConfig | None = None
+        self.fields: dict[str, forms.FieldSpec] = {}
+        self._form_lock = asyncio.Lock()
+
+    def compose(self) -> ComposeResult:
+        yield Static("vitui · new run", id="launcher-title")
+        with Horizontal(id="launcher-body"):
+            with Vertical(id="experiments"):
+                yield ExperimentList(*[Option(name, id=name) for name in cfg.experiment_names()], id="experiment-list")
+                yield Static("", id="experiment-description")
+            with VerticalScroll(id="settings-form", can_focus=False):  # tab goes straight to the fields
+                with Horizontal(classes="row"):
+                    yield Label("model", classes="setting-label")
+                    yield Select([(m, m) for m in cfg.MODEL_TASK], id="model-select", allow_blank=True, compact=True)
+                with Horizontal(classes="row"):
+                    yield Label("dataset", classes="setting-label")
+                    yield Select([(d, d) for d in (*cfg.DATASETS, forms.IMAGEFOLDER)], id="dataset-select",
+                                 allow_blank=True, compact=True)
+                with Horizontal(classes="row", id="folder-row"):
+                    yield Label("folder", classes="setting-label")
+                    yield SettingInput(placeholder="folder or .tar.gz with one subfolder per class",
+                                       id="folder-input", compact=True)
+                yield Vertical(id="setting-rows")
+        yield Static("", id="form-message")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        # After the first refresh: the nested form widgets may not be mounted yet at Mount time.
+        self.call_after_refresh(self.first_load)
+
+    async def first_load(self) -> None:
+        names = cfg.experiment_names()
+        if not names:
+            self.show_message(f"no experiments in {cfg.configs_dir()}: add a .toml file there", error=True)
+        elif not self.experiment:  # the list's first highlight usually loaded it already
+            await self.load_experiment(names[0])
+
+    def on_screen_resume(self) -> None:
+        self.update_title()
+
+    def run_changed(self, run_dir) -> None:
+        self.update_title()
+
+    def update_title(self) -> None:
+        running = [s for s in getattr(self.app, "sessions", {}).values() if s.owned_and_running]
+        title = "vitui · new run"
+        if running:
+            title += f"   ({len(running)} training: {', '.join(s.model.name for s in running[:2])}; r to see runs)"
+        self.query_one("#launcher-title", Static).update(title)
+
+    # ------------------------------------------------------------------ loading the form
+    async def load_experiment(self, name: str) -> None:
+        try:
+            config = cfg.resolve(name)
+        except cfg.ConfigError as exc:
+            self.show_message(str(exc), error=True)
+            return
+        self.experiment, self.edits = name, {}
+        self.query_one("#experiment-description", Static).update(cfg.experiment_description(name))
+        await self.set_config(config)
+
+    async def set_config(self, config: cfg.RunConfig) -> None:
+        """Show a resolved config: model and data set choices, then one row per setting."""
+        # One rebuild at a time (arrowing through the list fires loads faster than rows mount).
+        async with self._form_lock:
+            await self._set_config(config)
+
+    async def _set_config(self, config: cfg.RunConfig) -> None:
+        self.config = config
+        self.model_name = config.train.model
+        self.dataset_choice, self.folder = forms.split_dataset(config.train.dataset)
+        # Programmatic changes must not come back as user choices: their Changed messages are suppressed.
+        model_select = self.query_one("#model-select", Select)
+        with model_select.prevent(Select.Changed):
+            model_select.value = self.model_name
+        dataset_select = self.query_one("#dataset-select", Select)
+        choices = forms.dataset_choices(self.model_name, self.dataset_choice)
+        with dataset_select.prevent(Select.Changed):
+            dataset_select.set_options([(d, d) for d in choices])
+            if self.dataset_choice in choices:
+                dataset_select.value = self.dataset_choice
+        folder_input = self.query_one("#folder-input", Input)
+        with folder_input.prevent(Input.Changed):
+            folder_input.value = self.folder
+        self.query_one("#folder-row").display = self.dataset_choice == forms.IMAGEFOLDER
+        specs = forms.form_fields(config)
+        self.fields = {spec.name: spec for spec in specs}
+        rows = self.query_one("#setting-rows", Vertical)
+        await rows.remove_children()
+        await rows.mount_all([self._row(spec) for spec in specs])
+        self.show_message("")
+
+    def _row(self, spec: forms.FieldSpec) -> Widget:
+        value = self.edits.get(spec.name, spec.value)
+        control: Widget
+        if spec.kind == "choice":
+            control = Select([(c, c) for c in spec.choices], value=value, allow_blank=False, compact=True,
+                             id=f"set-{spec.name}")
+        elif spec.kind == "bool":
+            control = Switch(value=value == "true", id=f"set-{spec.name}")
+        else:
+            control = SettingInput(value, id=f"set-{spec.name}", compact=True,
+                                   validators=[SettingValidator(self, spec.name)], validate_on=["changed", "submitted"])
+        return Horizontal(Label(spec.name, classes="setting-label"), control, classes="row")
+
+    # ------------------------------------------------------------------ events
+    @on(OptionList.OptionHighlighted, "#experiment-list")
+    async def experiment_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        if event.option.id and event.option.id != self.experiment:
+            await self.load_experiment(event.option.id)
+
+    @on(OptionList.OptionSelected, "#experiment-list")
+    async def experiment_selected(self, event: OptionList.OptionSelected) -> None:
+        if event.option.id and event.option.id != self.experiment:
+            await self.load_experiment(event.option.id)
+        self.action_launch()
+
+    @on(Select.Changed, "#model-select")
+    async def model_changed(self, event: Select.Changed) -> None:
+        if event.value == self.model_name or not isinstance(event.value, str):
+            return
+        self.model_name = event.value
+        choices = forms.dataset_choices(self.model_name, self.dataset_choice)
+        dataset = self._dataset() if self.dataset_choice in choices else choices[0] if choices else ""
+        try:
+            base = forms.build_config(self.experiment, self.model_name, dataset, {})
+            self.edits = forms.keep_edits(base, self.edits)
+            await self.set_config(forms.build_config(self.experiment, self.model_name, dataset, self.edits))
+        except cfg.ConfigError as exc:
+            self.show_message(str(exc), error=True)
+
+    @on(Select.Changed, "#dataset-select")
+    def dataset_changed(self, event: Select.Changed) -> None:
+        if not isinstance(event.value, str) or event.value == self.dataset_choice:
+            return
+        self.dataset_choice = event.value
+        self.query_one("#folder-row").display = self.dataset_choice == forms.IMAGEFOLDER
+        self.check_dataset()
+
+    @on(Input.Changed, "#folder-input")
+    def folder_changed(self, event: Input.Changed) -> None:
+        self.folder = event.value
+        self.check_dataset()
+
+    def check_dataset(self) -> str | None:
+        if self.dataset_choice == forms.IMAGEFOLDER and not self.folder.strip():
+            error = "imagefolder: type the folder (or .tar.gz) that has one subfolder of images per class"
+        else:
+            try:
+                cfg.check_dataset_name(self._dataset(), cfg.MODEL_TASK.get(self.model_name))
+                error = None
+            except cfg.ConfigError as exc:
+                error = str(exc)
+        self.show_message(error or "", error=bool(error))
+        return error
+
+    def _dataset(self) -> str:
+        return forms.join_dataset(self.dataset_choice, self.folder)
+
+    @on(Input.Changed, "#setting-rows Input")
+    def setting_typed(self, event: Input.Changed) -> None:
+        name = (event.input.id or "").removeprefix("set-")
+        self._record(name, event.value)
+        result = event.validation_result
+        if result is not None and not result.is_valid:
+            self.show_message(result.failure_descriptions[0], error=True)
+        elif event.input.has_focus:
+            self.show_help(name)
+
+    @on(Select.Changed, "#setting-rows Select")
+    def setting_chosen(self, event: Select.Changed) -> None:
+        if isinstance(event.value, str):
+            self._record((event.select.id or "").removeprefix("set-"), event.value)
+
+    @on(Switch.Changed, "#setting-rows Switch")
+    def setting_switched(self, event: Switch.Changed) -> None:
+        self._record((event.switch.id or "").removeprefix("set-"), "true" if event.value else "false")
+
+    def _record(self, name: str, value: str) -> None:
+        spec = self.fields.get(name)
+        if spec is None:
+            return
+        if value == spec.value:
+            self.edits.pop(name, None)
+        else:
+            self.edits[name] = value
+
+    @on(Input.Submitted)
+    def input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_launch()
+
+    def on_descendant_focus(self, event) -> None:
+        widget_id = getattr(event.widget, "id", None) or ""
+        if widget_id.startswith("set-"):
+            self.show_help(widget_id.removeprefix("set-"))
+
+    def show_help(self, name: str) -> None:
+        spec = self.fields.get(name)
+        if spec is not None:
+            self.show_message(f"{name}: {spec.help}")
+
+    def show_message(self, text: str, error: bool = False) -> None:
+        message = self.query_one("#form-message", Static)
+        message.update(text)
+        message.set_class(error, "error")
+
+    # ------------------------------------------------------------------ actions
+    def action_to_list(self) -> None:
+        self.query_one("#experiment-list", OptionList).focus()
+
+    def action_runs(self) -> None:
+        self.app.show_runs()  # type: ignore[attr-defined]
+
+    def action_launch(self) -> None:
+        if not self.experiment:
+            return
+        for widget in self.query("#setting-rows Input").results(Input):
+            result = widget.validate(widget.value)
+            if result is not None and not result.is_valid:
+                widget.focus()
+                self.show_message(result.failure_descriptions[0], error=True)
+                return
+        if self.check_dataset():
+            return
+        try:
+            config = forms.build_config(self.experiment, self.model_name, self._dataset(), self.edits)
+        except cfg.ConfigError as exc:
+            self.show_message(str(exc), error=True)
+            return
+        try:
+            self.app.launch(config)  # type: ignore[attr-defined]
+        except (OSError, RuntimeError) as exc:
+            self.show_message(f"could not start the run: {exc}", error=True)

@@ -1,0 +1,50 @@
+"""Provides QuitDialog: asked on quit while runs started here are training; leave them running, stop them, or stay."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Static
+
+from vitui.runmodel import RunModel
+
+
+class QuitDialog(ModalScreen[str]):
+    """Dismisses with "detach" (leave running headless), "stop" (graceful stop, then quit) or "cancel"."""
+
+    BINDINGS = [
+        Binding("l", "choose('detach')", "leave running"),
+        Binding("s", "choose('stop')", "stop & quit"),
+        Binding("escape,c", "choose('cancel')", "cancel"),
+    ]
+
+    def __init__(self, models: list[RunModel]):
+        super().__init__()
+        self.models = models
+
+    def compose(self) -> ComposeResult:
+        names = ", ".join(m.name for m in self.models)
+        many = len(self.models) > 1
+        text = (f"{len(self.models)} runs are" if many else "A run is") + f" still training: {names}\n\n" \
+               "Leave it running headless? It goes on writing its run folder; follow it later with " \
+               f"`vitui watch {self.models[0].name}` or from the runs browser."
+        with Vertical(id="quit-box"):
+            yield Static("Quit vitui?", id="quit-title")
+            yield Static(text, id="quit-text")
+            with Horizontal(id="quit-buttons"):
+                # Text, not str: a str label is markup, where "[l]" would vanish as a tag.
+                yield Button(Text("Leave running [l]"), id="detach", variant="primary")
+                yield Button(Text("Stop & quit [s]"), id="stop", variant="warning")
+                yield Button(Text("Cancel [esc]"), id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#detach", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id or "cancel")
+
+    def action_choose(self, choice: str) -> None:
+        self.dismiss(choice)

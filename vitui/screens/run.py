@@ -1,0 +1,228 @@
+"""Provides the run screens: LiveRunScreen follows a training run, RunDetailScreen shows a finished one from its log.
+
+Both show the same panels (charts, log, results, config, plus extra panels for samples, attention maps and
+misclassified images when those widgets exist) and redraw from a RunModel at most a few times a second.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from pathlib import Path
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, VerticalScroll
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Footer, Static, TabbedContent, TabPane
+
+from vitui import runstore
+from vitui.runmodel import LIVE_CHARTS, RunModel, SpecSource, load_model
+from vitui.widgets.charts import MetricChart
+from vitui.widgets.logpanel import LogPanel
+from vitui.widgets.progress import RunStatusBar
+from vitui.widgets.results import ResultsView, config_table
+
+REFRESH_S = 0.5  # at most two redraws a second: charts cost a few ms each, and training shares the CPU
+
+# Event kind -> (module, widget class names to try, method names to try, tab title). A panel appears
+# the first time its event arrives, and only if its module exists (other helpers build these widgets).
+EXTRA_PANELS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...], str]] = {
+    "samples": ("vitui.widgets.names", ("NamesPanel",), ("add_samples",), "names"),
+    "attention": ("vitui.widgets.attention", ("AttentionPanel", "AttentionView"), ("add_attention", "add_event"), "attention"),
+    "misclassified": ("vitui.widgets.misclassified", ("MisclassifiedView",), ("show", "add_event"), "mistakes"),
+}
+
+
+def make_extra_panel(kind: str) -> tuple[Widget, Any] | None:
+    """The widget for an event kind and its feeding method, or None when that widget is not built (yet)."""
+    spec = EXTRA_PANELS.get(kind)
+    if spec is None:
+        return None
+    module_name, class_names, method_names, _ = spec
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        return None
+    cls = next((getattr(module, n) for n in class_names if hasattr(module, n)), None)
+    if cls is None:
+        return None
+    widget = cls()
+    method = next((getattr(widget, n) for n in method_names if hasattr(widget, n)), None)
+    return (widget, method) if method is not None else None
+
+
+class RunScreen(Screen):
+    """Status and progress on top, panels below; subclasses decide where the model's events come from."""
+
+    BINDINGS = [
+        Binding("escape", "back", "back"),
+        Binding("p", "next_panel", "panel"),
+    ]
+    AUTO_FOCUS = "#chart-loss"
+
+    def __init__(self, model: RunModel, run_dir: Path):
+        super().__init__()
+        self.model = model
+        self.run_dir = Path(run_dir)
+        self.summary: dict[str, Any] = {}
+        self._last_refresh = 0.0
+        self._pending = False
+        self._drawn_version = -1
+        self._results_key: tuple | None = None
+        self._extra_seen = 0
+        self._extras: dict[str, tuple[Widget, Any]] = {}
+
+    @property
+    def stopping(self) -> bool:
+        return False
+
+    def compose(self) -> ComposeResult:
+        yield RunStatusBar(id="run-status")
+        with TabbedContent(id="panels", initial="charts"):
+            with TabPane("charts", id="charts"):
+                with Grid(id="chart-grid"):
+                    for spec in LIVE_CHARTS:
+                        yield MetricChart(spec.title, SpecSource(self.model, spec), smoothing=spec.smoothing,
+                                          id=f"chart-{spec.id}")
+            with TabPane("log", id="log"):
+                yield LogPanel(id="log-panel")
+            with TabPane("results", id="results"):
+                yield ResultsView(id="results-view")
+            with TabPane("config", id="config"):
+                with VerticalScroll():
+                    yield Static(config_table(self.model.config), id="config-table")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        # After the first refresh: widgets nested in the panels may not be mounted yet at Mount time.
+        self.call_after_refresh(self.refresh_view)
+
+    def on_screen_resume(self) -> None:
+        self.refresh_view()
+
+    # ---- redraw, throttled
+    def run_changed(self, run_dir: Path) -> None:
+        if Path(run_dir) != self.run_dir:
+            return
+        wait = REFRESH_S - (time.monotonic() - self._last_refresh)
+        if wait <= 0:
+            self.refresh_view()
+        elif not self._pending:
+            self._pending = True
+            self.set_timer(wait, self.refresh_view)
+
+    def refresh_view(self) -> None:
+        if not self.is_attached:
+            return
+        self._last_refresh, self._pending = time.monotonic(), False
+        model = self.model
+        self.query_one(RunStatusBar).show(model, self.stopping)
+        if model.version != self._drawn_version:
+            self._drawn_version = model.version
+            for chart in self.query(MetricChart):
+                chart.refresh()
+        self.query_one(LogPanel).show(model)
+        with model.lock:
+            results_key = (model.state, id(model.evaluation), len(model.latest.get("test") or {}))
+        if results_key != self._results_key:
+            self._results_key = results_key
+            if not model.running and not self.summary:
+                self.summary = runstore.load_run(self.run_dir).summary
+            self.query_one(ResultsView).show(model, self.summary)
+        self._deliver_extras()
+
+    def _deliver_extras(self) -> None:
+        with self.model.lock:
+            new = [(seq, event) for seq, event in self.model.extras if seq > self._extra_seen]
+        for seq, event in new:
+            panel = self._extras.get(event.kind)
+            if panel is None and event.kind in EXTRA_PANELS:
+                made = make_extra_panel(event.kind)
+                if made is not None:
+                    self._extras[event.kind] = panel = made
+                    title = EXTRA_PANELS[event.kind][3]
+                    self.query_one(TabbedContent).add_pane(TabPane(title, made[0], id=f"extra-{event.kind}"))
+            if panel is not None:
+                if not panel[0].is_mounted:
+                    self.call_after_refresh(self._deliver_extras)  # the new tab mounts first
+                    return
+                panel[1](event)
+            self._extra_seen = seq
+
+    # ---- keys
+    def action_back(self) -> None:
+        if len(self.app.screen_stack) > 2:
+            self.app.pop_screen()
+
+    def action_next_panel(self) -> None:
+        tabs = self.query_one(TabbedContent)
+        ids = [pane.id for pane in tabs.query(TabPane)]
+        if tabs.active in ids:
+            self.show_panel(ids[(ids.index(tabs.active) + 1) % len(ids)])
+
+    def show_panel(self, pane_id: str) -> None:
+        """Switch panel and focus its first focusable widget (so its keys show in the footer)."""
+        # Drop focus first: a focused widget in the pane being hidden would hand focus to its neighbour
+        # in that pane, and a focused pane makes itself active again.
+        self.set_focus(None)
+        self.query_one(TabbedContent).active = pane_id
+        self.call_after_refresh(self._focus_in, pane_id)
+
+    def _focus_in(self, pane_id: str) -> None:
+        pane = self.query_one(f"#{pane_id}", TabPane)
+        target = next((w for w in pane.query("*") if w.focusable), None)
+        if target is not None:
+            target.focus()
+
+
+class LiveRunScreen(RunScreen):
+    """A run being trained, here or elsewhere: charts grow as its events arrive; `s` stops it gracefully."""
+
+    BINDINGS = [Binding("s", "stop_run", "stop")]
+
+    def __init__(self, session: Any):
+        super().__init__(session.model, session.run_dir)
+        self.session = session
+
+    @property
+    def stopping(self) -> bool:
+        return self.session.stopping
+
+    def action_stop_run(self) -> None:
+        if not self.model.running:
+            self.notify(f"the run is already {self.model.state}")
+            return
+        self.app.stop_session(self.session)  # type: ignore[attr-defined]
+        if self.session.stopping:
+            self.notify("stopping: finishing the step and saving a checkpoint")
+        self.refresh_view()
+
+    def on_names_panel_temperature_changed(self, message: Any) -> None:
+        """The names panel asked for another sampling temperature: the worker reads it at its next samples."""
+        if not self.model.running:
+            return
+        try:
+            self.session.source.send({"action": "set", "values": {"temperature": message.temperature}})
+        except (RuntimeError, OSError) as exc:
+            self.notify(str(exc), severity="error")
+
+
+class RunDetailScreen(RunScreen):
+    """A finished run, read from its log in a thread: charts, results, config and log."""
+
+    def __init__(self, run_dir: Path):
+        info = runstore.load_run(Path(run_dir))
+        super().__init__(RunModel(info.name, info.config), run_dir)
+        self.summary = info.summary
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        # An app worker, so the app's one handler reports a failure.
+        self.app.run_worker(self.load_log, thread=True, exit_on_error=False, description="read the run's log")
+
+    def load_log(self) -> None:
+        load_model(self.run_dir, self.model)
+        self.app.call_from_thread(self.refresh_view)

@@ -1,0 +1,192 @@
+"""Provides MetricChart: a textual-plotext chart of reduced metric traces with smoothing, log scale and x axis keys.
+
+The chart draws what a ChartSource gives it (vitui.runmodel traces); it keeps only its view settings.
+It rebuilds the plot only when the data version, its size or a setting changed, so refreshes it gets
+for focus or layout cost nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from rich.align import Align
+from rich.text import Text
+from textual.binding import Binding
+from textual_plotext import PlotextPlot
+
+from vitui.runmodel import Trace
+from vitui.series import AXES
+
+# Plotext colours per role; runs in a comparison get RUN_COLOURS in order, the same in tables and legends.
+ROLE_COLOURS = {"train": "cyan", "val": "orange", "lr": "magenta", "speed": "green"}
+RUN_COLOURS = ["cyan", "orange", "magenta", "green", "yellow", "red", "blue", "white"]
+RUN_STYLES = ["cyan", "dark_orange", "magenta", "green", "yellow", "red", "blue", "white"]  # the same, for rich
+# Without colour (NO_COLOR) overlaid runs are told apart by their marker instead.
+RUN_MARKERS = ["braille", "•", "x", "+", "o", "*", "#", "="]
+FAINT = (105, 105, 105)
+SMOOTHING_STEPS = (0.0, 0.3, 0.6, 0.8, 0.9, 0.95, 0.99)
+
+
+class ChartSource(Protocol):
+    """Where a chart's lines come from: a version that changes with the data, and the traces themselves."""
+
+    @property
+    def version(self) -> object: ...
+
+    def traces(self, columns: int, axis: str, smoothing: float) -> list[Trace]: ...
+
+
+def role_colour(role: str) -> str:
+    if role.startswith("run"):
+        return RUN_COLOURS[int(role[3:]) % len(RUN_COLOURS)]
+    return ROLE_COLOURS.get(role, "white")
+
+
+class MetricChart(PlotextPlot, can_focus=True):
+    """One chart; with focus, keys change its smoothing, y scale and x axis, or zoom it to the whole screen."""
+
+    ALLOW_MAXIMIZE = True
+    SMOOTHING = Binding.Group("smooth", compact=True)
+    BINDINGS = [
+        Binding("left_square_bracket", "smoother(-1)", "less smoothing", group=SMOOTHING),
+        Binding("right_square_bracket", "smoother(1)", "more smoothing", group=SMOOTHING),
+        Binding("l", "toggle_log", "log y"),
+        Binding("x", "next_axis", "x axis"),
+        Binding("z", "zoom", "zoom"),
+    ]
+
+    def __init__(self, title: str, source: ChartSource, *, smoothing: float = 0.0, axes: tuple[str, ...] = AXES,
+                 id: str | None = None, markers: bool = False):
+        super().__init__(id=id)
+        self.chart_title = title
+        self.source = source
+        self.smoothing = smoothing
+        self.log_y = False
+        self.axes = axes
+        self.axis = axes[0]
+        self.markers = markers  # distinct markers per run (for NO_COLOR)
+        self._cache_key: tuple | None = None
+        self._cache: Text | Align | None = None
+
+    # ---- keys
+    def action_smoother(self, direction: int) -> None:
+        steps = SMOOTHING_STEPS
+        i = min(range(len(steps)), key=lambda k: abs(steps[k] - self.smoothing))
+        self.smoothing = steps[max(0, min(len(steps) - 1, i + direction))]
+        self.refresh()
+
+    def action_toggle_log(self) -> None:
+        self.log_y = not self.log_y
+        self.refresh()
+
+    def action_next_axis(self) -> None:
+        self.axis = self.axes[(self.axes.index(self.axis) + 1) % len(self.axes)]
+        self.refresh()
+
+    def action_zoom(self) -> None:
+        if self.is_maximized:
+            self.screen.minimize()
+        else:
+            self.screen.maximize(self, container=False)
+
+    def on_focus(self) -> None:
+        self.refresh()  # the title's focus mark
+
+    def on_blur(self) -> None:
+        self.refresh()
+
+    # ---- drawing
+    def describe(self, unit: str = "") -> str:
+        parts = [self.chart_title, f"x {self.axis}" + (f" ({unit})" if unit else "")]
+        if self.smoothing:
+            parts.append(f"smooth {self.smoothing:g}")
+        if self.log_y:
+            parts.append("log")
+        return ("▸ " if self.has_focus else "") + " · ".join(parts)
+
+    def render(self):
+        width, height = self.size
+        key = (self.source.version, width, height, self.smoothing, self.log_y, self.axis, self.has_focus, self.app.theme)
+        if key == self._cache_key and self._cache is not None:
+            return self._cache
+        traces = self.source.traces(max(8, width - 10), self.axis, self.smoothing) if width > 0 else []
+        if self.log_y:
+            traces = [_positive(t) for t in traces]
+        traces = [t for t in traces if t.x]
+        if not traces:
+            text = Text(self.describe(), style="bold", justify="center")
+            text.append("\n\nwaiting for data…", style="dim")
+            result = Align.center(text, vertical="middle")
+        else:
+            self._draw(traces)
+            result = super().render()  # sizes the figure, applies the theme, builds the text
+        self._cache_key, self._cache = key, result
+        return result
+
+    def _draw(self, traces: list[Trace]) -> None:
+        plt = self.plt
+        plt.clear_figure()
+        scale, unit = 1.0, ""
+        if self.axis == "time":
+            longest = max(max(t.x) for t in traces)
+            scale, unit = (1 / 3600, "h") if longest > 3 * 3600 else (1 / 60, "min") if longest > 300 else (1.0, "s")
+        plt.title(self.describe(unit))
+        labelled = sum(1 for t in traces if t.label) > 1
+        for trace in traces:
+            xs = [x * scale for x in trace.x] if scale != 1.0 else trace.x
+            colour = FAINT if trace.faint else role_colour(trace.role)
+            marker = "braille"
+            if self.markers and trace.role.startswith("run") and not trace.faint:
+                marker = RUN_MARKERS[int(trace.role[3:]) % len(RUN_MARKERS)]
+            plt.plot(xs, trace.y, color=colour, marker=marker, label=trace.label if labelled else None)
+        if self.log_y:
+            plt.yscale("log")
+        else:
+            lo = min(min(t.y) for t in traces)
+            hi = max(max(t.y) for t in traces)
+            ticks, labels = y_ticks(lo, hi, max(2, min(5, (self.size.height - 3) // 2)))
+            plt.ylim(ticks[0], ticks[-1])
+            plt.yticks(ticks, labels)
+
+
+def y_ticks(lo: float, hi: float, count: int) -> tuple[list[float], list[str]]:
+    """Evenly spaced ticks over [lo, hi] with the shortest labels that are distinct and within 2% of the
+    range of their tick (plotext's own labels for a learning rate read 0.0009995)."""
+    if hi <= lo:  # a flat line: give it some room
+        pad = abs(lo) * 0.1 or 1.0
+        lo, hi = lo - pad, hi + pad
+    ticks = [lo + (hi - lo) * i / (count - 1) for i in range(count)]
+    labels: list[str] = []
+    tiny_or_huge = any(t != 0 and (abs(t) < 1e-2 or abs(t) >= 1e5) for t in ticks)
+    for places in range(0, 7):
+        if tiny_or_huge:
+            labels = ["0" if t == 0 else f"{t:.{places}e}".replace("e-0", "e-").replace("e+0", "e") for t in ticks]
+        else:
+            labels = [f"{t:.{places}f}" for t in ticks]
+        close = all(abs(float(label) - t) <= (hi - lo) * 0.02 for label, t in zip(labels, ticks))
+        if close and len(set(labels)) == count:
+            break
+    return ticks, labels
+
+
+def _positive(trace: Trace) -> Trace:
+    """A log axis cannot show zero or negative values: drop them."""
+    keep = [(x, y) for x, y in zip(trace.x, trace.y) if y > 0]
+    return Trace([x for x, _ in keep], [y for _, y in keep], trace.label, trace.role, trace.faint)
+
+
+class OverlayChart(MetricChart):
+    """A comparison chart: one metric of several runs; `k` steps through the metrics they share."""
+
+    BINDINGS = [Binding("k", "next_metric", "metric")]
+
+    def action_next_metric(self) -> None:
+        source = self.source
+        keys = [k for k, _ in source.available()]  # type: ignore[attr-defined]
+        if not keys:
+            return
+        i = keys.index(source.key) if source.key in keys else -1  # type: ignore[attr-defined]
+        source.key = keys[(i + 1) % len(keys)]  # type: ignore[attr-defined]
+        self.chart_title = source.title()  # type: ignore[attr-defined]
+        self._cache_key = None
+        self.refresh()
