@@ -6,16 +6,15 @@ import http.server
 import shutil
 import socket
 import threading
-from pathlib import Path
 
 import pytest
 
+from conftest import shared_data
 from runners import names_data
 from runners.names_data import DINOS_SHA256, load_names, sha256
 from vitui.config import ConfigError, DataError, check_dataset_name
 
-# The shared data folder sits beside the repository (../shared/data), as on the project machines.
-COURSE_FILE = Path(__file__).resolve().parents[2] / "shared" / "data" / "dinos.txt"
+COURSE_FILE = shared_data() / "dinos.txt"
 needs_course_file = pytest.mark.skipif(not COURSE_FILE.is_file(), reason="the course's dinos.txt is not on this machine")
 
 

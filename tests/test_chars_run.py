@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from conftest import shared_data
 from vitui import config as cfg
 from vitui import runstore
 
 ROOT = Path(__file__).resolve().parents[1]
-COURSE_FILE = ROOT.parent / "shared" / "data" / "dinos.txt"
+COURSE_FILE = shared_data() / "dinos.txt"
 pytestmark = pytest.mark.skipif(not COURSE_FILE.is_file(), reason="the course's dinos.txt is not on this machine")
 
 TINY = {
