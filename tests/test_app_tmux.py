@@ -167,7 +167,9 @@ def test_quit_leaving_the_run_going_returns_at_once(terminal):
     session.send("l")
     text = session.wait_for(lambda t: exit_code(t) is not None, 10, "the app to exit")
     took = time.monotonic() - asked
-    assert exit_code(text) == 0 and took < 3.0, f"quitting took {took:.1f}s"
+    # The proof that quitting did not wait for the worker is that the run is still training after the
+    # app has gone; the time bound only catches a hang, with room for a loaded CI machine.
+    assert exit_code(text) == 0 and took < 8.0, f"quitting took {took:.1f}s"
     run = only_run(tmp_path)
     assert json.loads((run / "status.json").read_text())["state"] == "running"
     end = time.monotonic() + 120
