@@ -5,6 +5,9 @@ checkpoints: everything as configured) against a bare NumPy loop of the same Van
 clipping and SGD update. lstm-dinos / gru-dinos: characters/s against a bare PyTorch loop with the same
 model, optimizer, batches (same shuffling seed, so the same characters) and thread count.
 
+Both sides do the same work as configured: the plain loops also take the held-out loss every
+`eval_every` steps and draw `samples` names every `sample_every` steps, with the models' own functions
+(the course's loop samples every 2,000 iterations too), so the ratio measures what vitui adds.
 Both sides are timed over the same steps (from the first logging interval to the last step), in
 alternating rounds; the best round of each side counts. Two clocks: wall time, and the CPU time
 of the process that trains (the worker's from /proc, the plain loop's own), which other processes
@@ -68,11 +71,13 @@ def vitui_rate(experiment: str, overrides: dict[str, str], data_dir: Path,
 
 def plain_numpy_rnn(config: cfg.RunConfig, data, first: int) -> tuple[float, float, int]:
     """The same model and update as rnn-dinos, with nothing else: (wall s, CPU s) for steps first+1 .. iterations."""
-    from runners.models.rnn_numpy import VanillaRNN, name_example
+    from runners.models.rnn_numpy import VanillaRNN, name_example, sample
 
     c, a = config.train, config.model_args
     model = VanillaRNN(len(data.vocab), a.hidden, seed=c.seed, init_scale=a.init_scale)
     examples = [name_example(data.encode(n), 0) for n in data.train]
+    held_out = [name_example(data.encode(n), 0) for n in data.val]
+    rng = np.random.default_rng(c.seed)
     order = np.random.default_rng(c.seed).permutation(len(examples)).tolist()
     h = model.initial_state()
     start = start_cpu = 0.0
@@ -83,6 +88,10 @@ def plain_numpy_rnn(config: cfg.RunConfig, data, first: int) -> tuple[float, flo
             np.clip(g, -c.clip, c.clip, out=g)
         for name, g in grads.items():
             model.params[name] -= c.lr * g
+        if step % c.eval_every == 0:
+            model.nll(held_out)
+        if step % c.sample_every == 0:
+            sample(model.params, c.samples, temperature=c.temperature, rng=rng, max_len=c.max_len)
         if step == first:
             start, start_cpu = time.perf_counter(), time.process_time()
     return time.perf_counter() - start, time.process_time() - start_cpu, 0
@@ -92,7 +101,7 @@ def plain_torch(config: cfg.RunConfig, data, first: int) -> tuple[float, float, 
     """The same model, optimizer and batches as lstm/gru-dinos: (wall s, CPU s, characters) for steps first+1 .. end."""
     import torch
 
-    from runners.models.char_rnn import CharRNN, encode_batch
+    from runners.models.char_rnn import CharRNN, encode_batch, sample
     from runners.char_learners import make_optimizer, pick_device
 
     c, a = config.train, config.model_args
@@ -105,6 +114,7 @@ def plain_torch(config: cfg.RunConfig, data, first: int) -> tuple[float, float, 
     encoded = [data.encode(n) for n in data.train]
     inputs, targets = (t.to(device) for t in encode_batch(encoded))
     lengths = torch.tensor([len(n) + 1 for n in encoded])
+    val_inputs, val_targets = (t.to(device) for t in encode_batch([data.encode(n) for n in data.val]))
     batch = min(c.batch_size, len(encoded))
     gen = torch.Generator().manual_seed(c.seed)
     cursor, order_cpu, order = len(encoded), None, None
@@ -122,6 +132,13 @@ def plain_torch(config: cfg.RunConfig, data, first: int) -> tuple[float, float, 
         (loss_sum / n).backward()
         torch.nn.utils.clip_grad_value_(model.parameters(), c.clip)
         opt.step()
+        if step % c.eval_every == 0:
+            model.eval()
+            with torch.no_grad():
+                model(val_inputs, val_targets)[1].item()
+            model.train()
+        if step % c.sample_every == 0:
+            sample(model, c.samples, temperature=c.temperature, seed=c.seed + step, max_len=c.max_len)
         if step > first:
             chars += n
         if step == first:
