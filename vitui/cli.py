@@ -37,6 +37,16 @@ def make_console():
     return Console() if sys.stdout.isatty() else Console(width=200)
 
 
+def locate_run(run_name: str, runs_dir: Optional[Path]) -> Path:
+    """A run folder by path, name or unique part of its name; a usage error naming the runs folder otherwise."""
+    from vitui.runstore import find_run
+
+    try:
+        return find_run(runs_dir_or_default(runs_dir), run_name)
+    except LookupError as exc:
+        raise fail(str(exc)) from None
+
+
 def runs_dir_or_default(path: Optional[Path]) -> Path:
     from vitui.runstore import default_runs_dir
 
@@ -98,18 +108,12 @@ def run(
 def watch(run_name: str = typer.Argument(..., metavar="RUN", help="run folder, name, or a unique part of it"),
           runs_dir: Optional[Path] = RUNS_DIR_OPTION) -> None:
     """Open the dashboard on a run: live if it is training (even if started elsewhere), else its record."""
-    from vitui.runstore import find_run
-
-    folder = runs_dir_or_default(runs_dir)
-    try:
-        path = find_run(folder, run_name)
-    except LookupError as exc:
-        raise fail(str(exc)) from None
+    path = locate_run(run_name, runs_dir)
     if not is_terminal():
         raise fail("vitui watch needs a terminal; use `vitui runs show RUN` for a printed report")
     from vitui.app import run_app
 
-    raise typer.Exit(run_app(runs_dir=folder, watch=path))
+    raise typer.Exit(run_app(runs_dir=runs_dir_or_default(runs_dir), watch=path))
 
 
 @app.command()
@@ -163,12 +167,8 @@ def runs_show(run_name: str = typer.Argument(..., metavar="RUN", help="run folde
               runs_dir: Optional[Path] = RUNS_DIR_OPTION) -> None:
     """A run's config, status, final metrics and per-class table."""
     from vitui.runviews import show_run
-    from vitui.runstore import find_run
 
-    try:
-        path = find_run(runs_dir_or_default(runs_dir), run_name)
-    except LookupError as exc:
-        raise fail(str(exc)) from None
+    path = locate_run(run_name, runs_dir)
     show_run(make_console(), path)
 
 
@@ -186,12 +186,9 @@ def attention(
 
     from vitui.attention_view import attention_report, map_count, pick_by_step
     from vitui.events import Attention
-    from vitui.runstore import find_run, read_events
+    from vitui.runstore import read_events
 
-    try:
-        path = find_run(runs_dir_or_default(runs_dir), run_name)
-    except LookupError as exc:
-        raise fail(str(exc)) from None
+    path = locate_run(run_name, runs_dir)
     events = [e for e in read_events(path) if isinstance(e, Attention)]
     if not events:
         raise fail(f"run {path.name} has no attention maps yet: only ViT runs log them (model vit), "
@@ -232,12 +229,9 @@ def misclassified(
 
     from vitui.attention_view import MisclassifiedGrid
     from vitui.events import Misclassified
-    from vitui.runstore import find_run, read_events
+    from vitui.runstore import read_events
 
-    try:
-        path = find_run(runs_dir_or_default(runs_dir), run_name)
-    except LookupError as exc:
-        raise fail(str(exc)) from None
+    path = locate_run(run_name, runs_dir)
     found = [e for e in read_events(path) if isinstance(e, Misclassified)]
     if not found:
         raise fail(f"run {path.name} has no misclassified images: image runs log them when they finish "
@@ -271,12 +265,9 @@ def sample(run_name: str = typer.Argument(..., metavar="RUN", help="run folder, 
            checkpoint: str = typer.Option("best", "--checkpoint", help="best or last"),
            runs_dir: Optional[Path] = RUNS_DIR_OPTION) -> None:
     """Sample names from a character model's checkpoint, marking those not in its training list."""
-    from vitui.runstore import CHECKPOINTS, find_run, load_run
+    from vitui.runstore import CHECKPOINTS, load_run
 
-    try:
-        path = find_run(runs_dir_or_default(runs_dir), run_name)
-    except LookupError as exc:
-        raise fail(str(exc)) from None
+    path = locate_run(run_name, runs_dir)
     if checkpoint not in ("best", "last"):
         raise fail(f"bad --checkpoint {checkpoint!r}; choose best or last")
     if load_run(path).config.get("task") != "chars":
