@@ -102,7 +102,8 @@ def plain_torch(config: cfg.RunConfig, data, first: int) -> tuple[float, float, 
     import torch
 
     from runners.models.char_rnn import CharRNN, encode_batch, sample
-    from runners.char_learners import make_optimizer, pick_device
+    from runners.char_learners import make_optimizer
+    from runners.devices import pick_device
 
     c, a = config.train, config.model_args
     torch.set_num_threads(c.threads or torch.get_num_threads())

@@ -14,6 +14,7 @@ import numpy as np
 import torch  # the NumPy RNN needs it too: its checkpoints are .pt files
 
 from runners.checkpoint import load_checkpoint
+from runners.devices import pick_device
 from runners.models import char_rnn, rnn_numpy
 from runners.names_data import NamesData
 from vitui.config import CharConfig, ConfigError, RunConfig
@@ -151,16 +152,6 @@ class TorchLearner:
         """A copy of the weights and optimizer state (training goes on changing the originals)."""
         return {"model": {k: v.detach().clone() for k, v in self.model.state_dict().items()},
                 "optimizer": copy.deepcopy(self.optimizer.state_dict())}
-
-
-def pick_device(name: str) -> torch.device:
-    """auto: the GPU when there is one; a named device that is missing is a usage error."""
-    available = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
-    if name == "auto":
-        return torch.device(next(d for d in ("cuda", "mps", "cpu") if available[d]))
-    if not available[name]:
-        raise ConfigError(f"device {name} is not available on this machine; use --device auto or cpu")
-    return torch.device(name)
 
 
 def make_optimizer(model: torch.nn.Module, cfg: CharConfig) -> torch.optim.Optimizer:

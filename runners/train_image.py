@@ -20,6 +20,7 @@ from runners import data as datasets
 from runners.attention import make_probe
 from runners.augment import normalise, random_crop_flip
 from runners.checkpoint import save_checkpoint
+from runners.devices import pick_device
 from runners.metrics import BestTracker, evaluation
 from runners.mixing import make_mixer
 from runners.models import build_image_model
@@ -31,20 +32,6 @@ from vitui.events import Metric, Misclassified, Progress
 
 
 # --------------------------------------------------------------------------- setup helpers
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device cuda asked for, but PyTorch sees no CUDA GPU; use --device cpu or auto")
-    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise RuntimeError("device mps asked for, but it is not available; use --device cpu or auto")
-    return torch.device(name)
-
 
 def make_optimizer(cfg: ImageConfig, params: Any) -> torch.optim.Optimizer:
     kind, lr, wd = cfg.optimizer, cfg.lr, cfg.weight_decay
