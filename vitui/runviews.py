@@ -45,20 +45,15 @@ def runs_table(runs: list[runstore.RunInfo]) -> Table:
     return table
 
 
-def last_evaluation(run_dir: Path) -> Evaluation | None:
-    found = None
+def last_evaluation_and_error(run_dir: Path) -> tuple[Evaluation | None, str | None]:
+    """The run's last evaluation and last error message, from one pass over its log."""
+    evaluation, error = None, None
     for event in runstore.read_events(run_dir):
         if isinstance(event, Evaluation):
-            found = event
-    return found
-
-
-def last_error(run_dir: Path) -> str | None:
-    found = None
-    for event in runstore.read_events(run_dir):
-        if isinstance(event, Log) and event.level == "error":
-            found = event.message
-    return found
+            evaluation = event
+        elif isinstance(event, Log) and event.level == "error":
+            error = event.message
+    return evaluation, error
 
 
 def show_run(console: Console, run_dir: Path) -> None:
@@ -90,13 +85,11 @@ def show_run(console: Console, run_dir: Path) -> None:
             table.add_row(f"best {best.get('name')}", f"{format_value(best['name'], best['value']).split(' ', 1)[1]}"
                           f" (epoch {best.get('epoch')})")
         console.print(table)
-    evaluation = last_evaluation(run_dir)
+    evaluation, error = last_evaluation_and_error(run_dir)
     if evaluation is not None:
         console.print(evaluation_table(evaluation))
         if len(evaluation.class_names) <= 12:
             console.print(confusion_table(evaluation))
-    if run.state == "failed":
-        error = last_error(run_dir)
-        if error:
-            console.print("[red]last error:[/]")
-            console.print(error.rstrip(), markup=False)
+    if run.state == "failed" and error:
+        console.print("[red]last error:[/]")
+        console.print(error.rstrip(), markup=False)
