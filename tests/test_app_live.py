@@ -1,12 +1,10 @@
 """Pilot tests of the live run screen with a scripted worker: charts fill, stop and quit behave, a death shows."""
 
 import io
-import sys
-import types
 
 import pytest
 from rich.console import Console
-from textual.widgets import Static, TabPane
+from textual.widgets import TabPane
 
 from app_fakes import CRASH, PAUSE, T0, ScriptedStarter, mlp_script, run_async, wait_until
 from vitui.app import make_app
@@ -17,6 +15,7 @@ from vitui.screens.launcher import LauncherScreen
 from vitui.screens.quit import QuitDialog
 from vitui.screens.run import LiveRunScreen
 from vitui.widgets.charts import MetricChart
+from vitui.widgets.names import NamesPanel
 from vitui.widgets.progress import status_renderable
 
 SIZE = (100, 30)
@@ -206,23 +205,9 @@ async def test_a_burst_of_updates_is_merged(tmp_path, starter):
         assert 1 <= len(handled) < 200
 
 
-class FakeNamesPanel(Static):
-    """Stands in for the names panel another helper builds: records what it was fed."""
-
-    def __init__(self):
-        super().__init__("names")
-        self.fed = []
-
-    def add_samples(self, event):
-        self.fed.append(event)
-
-
 @run_async
-async def test_extra_panels_appear_when_their_events_arrive(tmp_path, starter, monkeypatch):
-    module = types.ModuleType("vitui.widgets.names")
-    module.NamesPanel = FakeNamesPanel
-    monkeypatch.setitem(sys.modules, "vitui.widgets.names", module)
-    samples = [Samples(step=s, temperature=1.0, texts=["tyrannosaurus"], novel=[False], novelty=0.0, t=T0 + s)
+async def test_extra_panels_appear_when_their_events_arrive(tmp_path, starter):
+    samples = [Samples(step=s, temperature=1.0, texts=[f"tyrannosaurus{s}"], novel=[False], novelty=0.0, t=T0 + s)
                for s in (10, 20)]
     app = make_app(tmp_path, start_run=starter(mlp_script()[:5] + samples), config=resolve("mlp-mnist"))
     async with app.run_test(size=SIZE) as pilot:
@@ -230,10 +215,16 @@ async def test_extra_panels_appear_when_their_events_arrive(tmp_path, starter, m
         screen = app.screen
         await wait_until(pilot, lambda: screen.model.extra_seq == 2, what="the samples")
         screen.refresh_view()
-        await wait_until(pilot, lambda: screen.query(FakeNamesPanel) and len(screen.query_one(FakeNamesPanel).fed) == 2,
-                         what="the names panel to be fed")
-        assert [e.step for e in screen.query_one(FakeNamesPanel).fed] == [10, 20]
+        await wait_until(pilot, lambda: bool(screen.query(NamesPanel)), what="the names panel")
+        panel = screen.query_one(NamesPanel)
+        await wait_until(pilot, lambda: panel.is_mounted and len(panel.history) == 2, what="the names panel to be fed")
+        assert [step for step, _ in panel.history] == [10, 20]
         assert "extra-samples" in [pane.id for pane in screen.query(TabPane)]
+        screen.show_panel("extra-samples")
+        await pilot.pause()
+        log = panel.query_one("#names-log")
+        await wait_until(pilot, lambda: len(log.lines) == 2, what="both samples written")
+        assert "tyrannosaurus20" in "".join(seg.text for seg in log.lines[-1])
 
 
 @run_async

@@ -26,7 +26,7 @@ class PanelApp(App):
     def compose(self) -> ComposeResult:
         panel = NamesPanel(id="names")
         for event in self.backlog:  # fed before mounting, as a screen replaying a run log would
-            panel.add_samples(event)
+            panel.add_event(event)
         yield panel
 
     def on_names_panel_temperature_changed(self, message: NamesPanel.TemperatureChanged) -> None:
@@ -52,8 +52,8 @@ async def samples_scroll_in():
     app = PanelApp(backlog=[samples(1, ["xqzt", "aaab"], [True, True])])
     async with app.run_test(size=(100, 30)) as pilot:
         panel = app.query_one(NamesPanel)
-        panel.add_samples(samples(2000, ["aurus", "stegosaurus"], [True, False]))
-        panel.add_samples(samples(4000, ["rhomaleosaurus", "stegosaurus", "tyrannosaurus", "aurus"],
+        panel.add_event(samples(2000, ["aurus", "stegosaurus"], [True, False]))
+        panel.add_event(samples(4000, ["rhomaleosaurus", "stegosaurus", "tyrannosaurus", "aurus"],
                                   [True, False, False, True]))
         await pilot.pause()
         text = log_text(panel)
@@ -77,7 +77,7 @@ async def plus_and_minus():
         await pilot.pause()
         assert app.requests == [0.9, 1.0, 0.9]
         assert "temperature 0.9 (from the next samples)" in str(panel.query_one("#names-header").render())
-        panel.add_samples(samples(2000, ["b"], [True], temperature=0.9))
+        panel.add_event(samples(2000, ["b"], [True], temperature=0.9))
         await pilot.pause()
         assert "from the next samples" not in str(panel.query_one("#names-header").render())
         for _ in range(40):

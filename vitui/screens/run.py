@@ -1,57 +1,42 @@
 """Provides the run screens: LiveRunScreen follows a training run, RunDetailScreen shows a finished one from its log.
 
 Both show the same panels (charts, log, results, config, plus extra panels for samples, attention maps and
-misclassified images when those widgets exist) and redraw from a RunModel at most a few times a second.
+misclassified images when the run logs them) and redraw from a RunModel at most a few times a second.
 """
 
 from __future__ import annotations
 
-import importlib
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, VerticalScroll
 from textual.screen import Screen
-from textual.widget import Widget
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from vitui import runstore
 from vitui.runmodel import LIVE_CHARTS, RunModel, SpecSource, load_model
+from vitui.widgets.attention import AttentionView
 from vitui.widgets.charts import MetricChart
 from vitui.widgets.logpanel import LogPanel
+from vitui.widgets.misclassified import MisclassifiedView
+from vitui.widgets.names import NamesPanel
 from vitui.widgets.progress import RunStatusBar
 from vitui.widgets.results import ResultsView, config_table
 
+ExtraPanel = Union[NamesPanel, AttentionView, MisclassifiedView]
+
 REFRESH_S = 0.5  # at most two redraws a second: charts cost a few ms each, and training shares the CPU
 
-# Event kind -> (module, widget class names to try, method names to try, tab title). A panel appears
-# the first time its event arrives, and only if its module exists (other helpers build these widgets).
-EXTRA_PANELS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...], str]] = {
-    "samples": ("vitui.widgets.names", ("NamesPanel",), ("add_samples",), "names"),
-    "attention": ("vitui.widgets.attention", ("AttentionPanel", "AttentionView"), ("add_attention", "add_event"), "attention"),
-    "misclassified": ("vitui.widgets.misclassified", ("MisclassifiedView",), ("show", "add_event"), "mistakes"),
+# Event kind -> the panel that shows it and its tab title. A panel's tab appears the first time its event
+# arrives; every panel takes events through add_event(), also before it is mounted (it draws them on mount).
+EXTRA_PANELS: dict[str, tuple[type[ExtraPanel], str]] = {
+    "samples": (NamesPanel, "names"),
+    "attention": (AttentionView, "attention"),
+    "misclassified": (MisclassifiedView, "mistakes"),
 }
-
-
-def make_extra_panel(kind: str) -> tuple[Widget, Any] | None:
-    """The widget for an event kind and its feeding method, or None when that widget is not built (yet)."""
-    spec = EXTRA_PANELS.get(kind)
-    if spec is None:
-        return None
-    module_name, class_names, method_names, _ = spec
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError:
-        return None
-    cls = next((getattr(module, n) for n in class_names if hasattr(module, n)), None)
-    if cls is None:
-        return None
-    widget = cls()
-    method = next((getattr(widget, n) for n in method_names if hasattr(widget, n)), None)
-    return (widget, method) if method is not None else None
 
 
 class RunScreen(Screen):
@@ -73,7 +58,7 @@ class RunScreen(Screen):
         self._drawn_version = -1
         self._results_key: tuple | None = None
         self._extra_seen = 0
-        self._extras: dict[str, tuple[Widget, Any]] = {}
+        self._extras: dict[str, ExtraPanel] = {}
 
     @property
     def stopping(self) -> bool:
@@ -135,22 +120,23 @@ class RunScreen(Screen):
         self._deliver_extras()
 
     def _deliver_extras(self) -> None:
+        """Feed new samples / attention / misclassified events to their panels, adding a panel's tab the first time.
+
+        Panels accept events before they are mounted and draw them in their own on_mount, so nothing here
+        waits for the new tab (an earlier version re-queued itself until the tab mounted, and starved it).
+        """
         with self.model.lock:
             new = [(seq, event) for seq, event in self.model.extras if seq > self._extra_seen]
         for seq, event in new:
-            panel = self._extras.get(event.kind)
-            if panel is None and event.kind in EXTRA_PANELS:
-                made = make_extra_panel(event.kind)
-                if made is not None:
-                    self._extras[event.kind] = panel = made
-                    title = EXTRA_PANELS[event.kind][3]
-                    self.query_one(TabbedContent).add_pane(TabPane(title, made[0], id=f"extra-{event.kind}"))
-            if panel is not None:
-                if not panel[0].is_mounted:
-                    self.call_after_refresh(self._deliver_extras)  # the new tab mounts first
-                    return
-                panel[1](event)
             self._extra_seen = seq
+            if event.kind not in EXTRA_PANELS:
+                continue
+            panel = self._extras.get(event.kind)
+            if panel is None:
+                cls, title = EXTRA_PANELS[event.kind]
+                panel = self._extras[event.kind] = cls()
+                self.query_one(TabbedContent).add_pane(TabPane(title, panel, id=f"extra-{event.kind}"))
+            panel.add_event(event)
 
     # ---- keys
     def action_back(self) -> None:

@@ -47,11 +47,6 @@ class AttentionView(Widget, can_focus=True):
         if self.map_index is None:
             self.refresh(layout=True)
 
-    def set_events(self, events: list[Attention]) -> None:
-        self.events = list(events)
-        self.map_index = None
-        self.refresh(layout=True)
-
     @property
     def current(self) -> Attention | None:
         if not self.events:

@@ -19,7 +19,8 @@ class MisclassifiedView(Widget):
         super().__init__(**kwargs)
         self.event = event
 
-    def show(self, event: Misclassified) -> None:
+    def add_event(self, event: Misclassified) -> None:
+        """Show this run's newest mistakes (a run logs them once, at the end)."""
         self.event = event
         self.refresh(layout=True)
 

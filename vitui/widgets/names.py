@@ -1,6 +1,6 @@
 """Provides NamesPanel: sampled names scrolling in with their iteration, novel ones highlighted, novelty over time.
 
-Fed with Samples events through add_samples(). With focus, + and - ask for a hotter or cooler
+Fed with Samples events through add_event(), also before it is mounted. With focus, + and - ask for a hotter or cooler
 sampling temperature: the panel posts NamesPanel.TemperatureChanged and the app forwards it to the
 worker as {"action": "set", "values": {"temperature": t}}; the next samples show the new value.
 """
@@ -82,7 +82,7 @@ class NamesPanel(Vertical, can_focus=True):
         self._draw_chart()
 
     # ---- feeding
-    def add_samples(self, event: Samples) -> None:
+    def add_event(self, event: Samples) -> None:
         self.last = event
         if self.temperature is None:
             self.temperature = event.temperature
