@@ -33,6 +33,7 @@ class RunContext:
         self.log_file = runstore.EventLog(run_dir)
         self._events = events
         self._control = control
+        self._control_file = runstore.ControlReader(run_dir)
         self._parent = os.getppid()
         self.detached = events is None
         self.stop_reason = ""
@@ -72,6 +73,8 @@ class RunContext:
             except (queue_module.Empty, OSError, ValueError):
                 break
             self.handle_control(message)
+        for message in self._control_file.read():
+            self.handle_control(message)
         if not self.detached and os.getppid() != self._parent:
             self.detached = True
             self.request_stop("the vitui process that started this run exited")
@@ -79,7 +82,7 @@ class RunContext:
     def handle_control(self, message: dict[str, Any]) -> None:
         action = message.get("action")
         if action == "stop":
-            self.request_stop("stopped by the user")
+            self.request_stop(str(message.get("reason") or "stopped by the user"))
         elif action == "detach":
             # The app quit and left this run going: keep training, log only. Nobody reads the queue any
             # more, so exiting must not wait to flush it.

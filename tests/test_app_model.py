@@ -1,8 +1,5 @@
 """Tests of the app's domain logic without Textual: run model, comparison, launcher form."""
 
-import subprocess
-import sys
-
 import pytest
 
 from app_fakes import T0, cnn_script, mlp_script, write_run
@@ -10,8 +7,7 @@ from vitui import compare, forms
 from vitui.config import ConfigError, resolve
 from vitui.events import Log, Progress, Status
 from vitui.runmodel import LIVE_CHARTS, RunModel, load_model
-from vitui.runstore import load_run, write_status
-from vitui.sources import TailSource
+from vitui.runstore import load_run
 
 
 def test_model_builds_series_progress_and_figures():
@@ -112,19 +108,3 @@ def test_build_config_switches_model_and_data_set():
     assert forms.split_dataset("imagefolder:/data/x.tar.gz") == ("imagefolder", "/data/x.tar.gz")
 
 
-def test_stopping_a_run_started_elsewhere_sends_it_sigint(tmp_path):
-    """The worker treats SIGINT as a graceful stop; the app sends it to a run it did not start."""
-    code = "import signal, sys, time\nsignal.signal(signal.SIGINT, lambda *a: sys.exit(42))\nprint('ready', flush=True)\ntime.sleep(30)"
-    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    try:
-        assert child.stdout.readline().strip() == "ready"
-        run_dir = tmp_path / "run"
-        run_dir.mkdir()
-        write_status(run_dir, "running", pid=child.pid)
-        TailSource(run_dir).stop()
-        assert child.wait(5) == 42
-        write_status(run_dir, "running", pid=0)
-        with pytest.raises(RuntimeError):  # never kill(0): that is our own process group
-            TailSource(run_dir).stop()
-    finally:
-        child.kill()

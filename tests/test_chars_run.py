@@ -133,3 +133,28 @@ def test_temperature_changes_live_and_stop_saves_the_last_checkpoint(data_dir, t
     ckpt = torch.load(handle.run_dir / "checkpoints" / "last.pt", weights_only=True)
     assert 150 <= ckpt["step"] < 35_000
     assert (handle.run_dir / "checkpoints" / "best.pt").is_file()
+
+
+def test_a_run_started_elsewhere_takes_temperature_and_stop_through_its_folder(data_dir, tmp_path, monkeypatch):
+    """A vitui that did not start the run (browser, watch) reaches its worker through control.jsonl."""
+    from vitui.launch import start_run
+    from vitui.sources import TailSource
+
+    monkeypatch.setenv("VITUI_OFFLINE", "1")
+    config = cfg.resolve("rnn-dinos", {"sample_every": "50", "log_every": "10", "eval_every": "100"})
+    handle = start_run(config, tmp_path / "runs", data_dir)
+    handle.detach()  # the queue's reader is not the one asking below
+    watcher = TailSource(handle.run_dir)
+    watcher.send({"action": "set", "values": {"temperature": 0.5}})
+    samples = []
+    while watcher.alive:
+        for event in watcher.poll(0.2):
+            if event.kind == "samples":
+                samples.append(event)
+                if len(samples) == 4:
+                    watcher.stop()
+    state, detail = watcher.finish()
+    handle.process.join(10)
+    assert state == "stopped" and "another vitui" in detail
+    assert [s.temperature for s in samples[1:4]] == [0.5, 0.5, 0.5]
+    assert runstore.load_run(handle.run_dir).status["state"] == "stopped"

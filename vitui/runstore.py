@@ -7,6 +7,7 @@ runs/<YYYYmmdd-HHMMSS>-<experiment>/
     lock            held (flock) by the live worker; free lock + "running" means it crashed
     summary.json    final figures
     checkpoints/    last.pt and best.pt
+    control.jsonl   requests to the worker from a vitui that did not start it (stop, live settings)
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from typing import Any, Iterator
 
 from vitui.events import Event, event_from_dict
 
-CONFIG, EVENTS, STATUS, LOCK, SUMMARY, CHECKPOINTS = (
-    "config.json", "events.jsonl", "status.json", "lock", "summary.json", "checkpoints")
+CONFIG, EVENTS, STATUS, LOCK, SUMMARY, CHECKPOINTS, CONTROL = (
+    "config.json", "events.jsonl", "status.json", "lock", "summary.json", "checkpoints", "control.jsonl")
 FINISHED = ("completed", "failed", "stopped")
 
 
@@ -102,6 +103,44 @@ def _finite(value: Any) -> Any:
     if isinstance(value, list):
         return [_finite(v) for v in value]
     return value
+
+
+def send_control(run_dir: Path, message: dict[str, Any]) -> None:
+    """Ask a run's worker for something (stop, a live setting) through its folder: it reads the request at its
+    next logging point. For runs this process did not start (another terminal, another host on a shared disk)."""
+    line = json.dumps(message, separators=(",", ":")) + "\n"
+    fd = os.open(run_dir / CONTROL, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line.encode())
+    finally:
+        os.close(fd)
+
+
+class ControlReader:
+    """The worker's side of control.jsonl: the requests appended since the last read (whole lines, objects only)."""
+
+    def __init__(self, run_dir: Path):
+        self.path = run_dir / CONTROL
+        self._offset = 0
+
+    def read(self) -> list[dict[str, Any]]:
+        try:
+            with self.path.open("rb") as fh:
+                fh.seek(self._offset)
+                chunk = fh.read()
+        except OSError:
+            return []
+        complete = chunk[: chunk.rfind(b"\n") + 1]
+        self._offset += len(complete)
+        messages = []
+        for raw in complete.splitlines():
+            try:
+                message = json.loads(raw)
+            except ValueError:
+                continue
+            if isinstance(message, dict):
+                messages.append(message)
+        return messages
 
 
 class RunLock:

@@ -7,9 +7,6 @@ same two requests: stop (gracefully) and detach (leave it training after the app
 from __future__ import annotations
 
 import multiprocessing.process
-import os
-import signal
-import socket
 import time
 from pathlib import Path
 from typing import Any, Protocol
@@ -123,17 +120,12 @@ class TailSource:
         return info.state, detail
 
     def stop(self) -> None:
-        """Ask the worker for a graceful stop with SIGINT (it saves a checkpoint), if it runs on this machine."""
-        status = runstore.load_run(self.run_dir).status
-        pid = int(status.get("pid") or 0)
-        if status.get("host") != socket.gethostname():
-            raise RuntimeError("this run trains on another machine; stop it there")
-        if pid <= 0 or pid == os.getpid():  # kill(0) would signal our own process group
-            raise RuntimeError("this run's status names no worker process to stop")
-        os.kill(pid, signal.SIGINT)
+        """Ask the worker for a graceful stop through its run folder (it saves a checkpoint at its next logging point)."""
+        self.send({"action": "stop", "reason": "stopped from another vitui (runs browser or vitui watch)"})
 
     def send(self, message: dict[str, Any]) -> None:
-        raise RuntimeError("this run was started by another vitui process; live settings reach only runs started here")
+        """A control message for the worker, through the run folder (works for runs on another host that share it)."""
+        runstore.send_control(self.run_dir, message)
 
     def detach(self) -> None:
         """Nothing to do: the run never depended on this app."""
