@@ -56,14 +56,16 @@ async def test_model_and_data_set_are_separate_choices(tmp_path):
         screen.query_one("#model-select").value = "mlp-numpy"  # what choosing in the Select does
         await wait_until(pilot, lambda: "iterations" in screen.fields, what="the MLP's settings")
         assert "epochs" not in screen.fields
+        screen.query_one("#dataset-select").focus()
         screen.query_one("#dataset-select").value = "imagefolder"
         await pilot.pause()
         assert message(screen)[1] and "imagefolder" in message(screen)[0]
         folder = tmp_path / "images"
         folder.mkdir()
+        screen.query_one("#folder-input").focus()
         screen.query_one("#folder-input").value = str(folder)
         await pilot.pause()
-        assert message(screen) == ("", False)
+        assert message(screen) == ("folder: a folder or .tar.gz with one subfolder of images per class", False)
         screen.query_one("#experiment-list").focus()
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, LiveRunScreen))
@@ -86,4 +88,62 @@ async def test_keyboard_only_launch_from_the_experiment_list(tmp_path):
         await pilot.pause()
         assert "1 training" in widget_text(app.screen.query_one("#launcher-title"))
     assert starter.configs[0].train.experiment == "mlp-mnist"
+    starter.close()
+
+
+def burst(app, *keys: str) -> None:
+    """Keys as a terminal delivers a fast typist's (or tmux send-keys') burst: all queued before any is handled."""
+    from textual import events
+
+    for key in keys:
+        app.post_message(events.Key(key, key if len(key) == 1 else None))
+
+
+@run_async
+async def test_keys_typed_in_a_burst_give_exactly_the_typed_text(tmp_path):
+    starter = ScriptedStarter(mlp_script(), hold=False)
+    app = make_app(tmp_path, start_run=starter)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_launcher(pilot, app, "cnn-bn-cifar10")
+        epochs, lr = screen.query_one("#set-epochs"), screen.query_one("#set-lr")
+        epochs.focus()
+        await pilot.pause()
+        burst(app, "end", "backspace", "backspace", "backspace", "1", "2")
+        await wait_until(pilot, lambda: screen.edits.get("epochs") == "12", timeout=5, what="epochs 12")
+        assert epochs.value == "12"
+        lr.focus()
+        await pilot.pause()
+        burst(app, "end", "backspace", "5", "left", "left", "delete", "2", "home", "delete", "7")
+        await pilot.pause()
+        assert lr.value == "7.025" and screen.edits["lr"] == "7.025"  # 0.001 -> 0.005 -> 0.025 -> 7.025
+    starter.close()
+
+
+@run_async
+async def test_the_help_line_follows_the_focused_field(tmp_path):
+    starter = ScriptedStarter(mlp_script(), hold=False)
+    app = make_app(tmp_path, start_run=starter)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_launcher(pilot, app, "cnn-bn-cifar10")
+        assert message(screen) == ("", False)  # the experiment list: no field
+        await pilot.press("tab")
+        assert message(screen) == ("model: which model to train", False)
+        await pilot.press("tab")
+        assert message(screen)[0].startswith("dataset: ")
+        await pilot.press("tab")
+        assert message(screen) == ("epochs: passes over the training images", False)
+        await pilot.press("x")
+        assert message(screen) == ("bad value for epochs: 'x' is not a whole number", True)
+        await pilot.press("tab")
+        assert message(screen) == ("batch_size: images per step", False)
+        await pilot.press("shift+tab")
+        assert message(screen) == ("bad value for epochs: 'x' is not a whole number", True)
+        # Typing and moving on in one burst: the late Changed message of the field left behind must not
+        # put its error under the next field.
+        burst(app, "backspace", "y", "tab")
+        await wait_until(pilot, lambda: app.focused.id == "set-batch_size", timeout=5, what="the next field")
+        await pilot.pause()
+        assert message(screen) == ("batch_size: images per step", False)
+        await pilot.press("escape")
+        assert app.focused.id == "experiment-list" and message(screen) == ("", False)
     starter.close()

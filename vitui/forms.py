@@ -62,6 +62,11 @@ def form_fields(config: cfg.RunConfig) -> list[FieldSpec]:
     return sorted(specs, key=order)  # sorted() is stable: dataclass order within a group
 
 
+def control_help(config: cfg.RunConfig, name: str) -> str:
+    """The help of a setting the launcher shows as its own control (model, dataset)."""
+    return cfg.field_info(type(config.train), name).metadata.get("help", "")
+
+
 def field_error(config: cfg.RunConfig, name: str, text: str) -> str | None:
     """The one-line complaint about a value typed for setting `name`, or None when it is fine."""
     for obj in (config.train, config.model_args):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -20,6 +20,11 @@ from textual.widgets.option_list import Option
 
 from vitui import config as cfg
 from vitui import forms
+
+
+# The form's own controls (above the settings) and the setting whose help they show.
+CONTROL_HELP = {"model-select": "model", "dataset-select": "dataset"}
+FOLDER_HELP = "folder: a folder or .tar.gz with one subfolder of images per class"
 
 
 class SettingValidator(Validator):
@@ -46,6 +51,19 @@ class SettingInput(Input):
 
     BINDINGS = [Binding("enter", "submit", "launch")]
 
+    async def _on_key(self, event: events.Key) -> None:
+        # Textual inserts a printable key here at once but runs the field's own bindings (backspace,
+        # delete, arrows, home, end) only after the key has bubbled up to the App, so in a burst of keys
+        # ("⌫⌫12" in one read) the text went in before the deletes (Textualize/textual#6605). Run this
+        # field's bindings here, in the order the keys came.
+        active = None if event.is_printable else self.screen.active_bindings.get(event.key)
+        if active is not None and active.node is self and active.enabled and not active.binding.priority:
+            if await self.app.run_action(active.binding.action, self):
+                event.stop()
+                event.prevent_default()
+                return
+        await super()._on_key(event)
+
 
 class LauncherScreen(Screen):
     """The home screen: experiments on the left, the chosen one's settings on the right."""
@@ -66,6 +84,7 @@ class LauncherScreen(Screen):
         self.edits: dict[str, str] = {}
         self.config: cfg.RunConfig | None = None
         self.fields: dict[str, forms.FieldSpec] = {}
+        self.load_error = ""  # why the experiment list has nothing to launch, shown while it has the focus
         self._form_lock = asyncio.Lock()
 
     def compose(self) -> ComposeResult:
@@ -97,7 +116,8 @@ class LauncherScreen(Screen):
     async def first_load(self) -> None:
         names = cfg.experiment_names()
         if not names:
-            self.show_message(f"no experiments in {cfg.configs_dir()}: add a .toml file there", error=True)
+            self.load_error = f"no experiments in {cfg.configs_dir()}: add a .toml file there"
+            self.show_message(self.load_error, error=True)
         elif not self.experiment:  # the list's first highlight usually loaded it already
             await self.load_experiment(names[0])
 
@@ -119,9 +139,10 @@ class LauncherScreen(Screen):
         try:
             config = cfg.resolve(name)
         except cfg.ConfigError as exc:
-            self.show_message(str(exc), error=True)
+            self.load_error = str(exc)
+            self.show_message(self.load_error, error=True)
             return
-        self.experiment, self.edits = name, {}
+        self.experiment, self.edits, self.load_error = name, {}, ""
         self.query_one("#experiment-description", Static).update(cfg.experiment_description(name))
         await self.set_config(config)
 
@@ -154,7 +175,7 @@ class LauncherScreen(Screen):
         rows = self.query_one("#setting-rows", Vertical)
         await rows.remove_children()
         await rows.mount_all([self._row(spec) for spec in specs])
-        self.show_message("")
+        self.follow_focus()
 
     def _row(self, spec: forms.FieldSpec) -> Widget:
         value = self.edits.get(spec.name, spec.value)
@@ -201,37 +222,30 @@ class LauncherScreen(Screen):
             return
         self.dataset_choice = event.value
         self.query_one("#folder-row").display = self.dataset_choice == forms.IMAGEFOLDER
-        self.check_dataset()
+        self.follow_focus()
 
     @on(Input.Changed, "#folder-input")
     def folder_changed(self, event: Input.Changed) -> None:
         self.folder = event.value
-        self.check_dataset()
+        self.follow_focus()
 
-    def check_dataset(self) -> str | None:
+    def dataset_error(self) -> str | None:
+        """What is wrong with the chosen data set (an imagefolder without a folder, a name the model cannot use)."""
         if self.dataset_choice == forms.IMAGEFOLDER and not self.folder.strip():
-            error = "imagefolder: type the folder (or .tar.gz) that has one subfolder of images per class"
-        else:
-            try:
-                cfg.check_dataset_name(self._dataset(), cfg.MODEL_TASK.get(self.model_name))
-                error = None
-            except cfg.ConfigError as exc:
-                error = str(exc)
-        self.show_message(error or "", error=bool(error))
-        return error
+            return "imagefolder: type the folder (or .tar.gz) that has one subfolder of images per class"
+        try:
+            cfg.check_dataset_name(self._dataset(), cfg.MODEL_TASK.get(self.model_name))
+        except cfg.ConfigError as exc:
+            return str(exc)
+        return None
 
     def _dataset(self) -> str:
         return forms.join_dataset(self.dataset_choice, self.folder)
 
     @on(Input.Changed, "#setting-rows Input")
     def setting_typed(self, event: Input.Changed) -> None:
-        name = (event.input.id or "").removeprefix("set-")
-        self._record(name, event.value)
-        result = event.validation_result
-        if result is not None and not result.is_valid:
-            self.show_message(result.failure_descriptions[0], error=True)
-        elif event.input.has_focus:
-            self.show_help(name)
+        self._record((event.input.id or "").removeprefix("set-"), event.value)
+        self.follow_focus()
 
     @on(Select.Changed, "#setting-rows Select")
     def setting_chosen(self, event: Select.Changed) -> None:
@@ -256,15 +270,40 @@ class LauncherScreen(Screen):
         event.stop()
         self.action_launch()
 
-    def on_descendant_focus(self, event) -> None:
-        widget_id = getattr(event.widget, "id", None) or ""
-        if widget_id.startswith("set-"):
-            self.show_help(widget_id.removeprefix("set-"))
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        self.follow_focus()
 
-    def show_help(self, name: str) -> None:
-        spec = self.fields.get(name)
-        if spec is not None:
-            self.show_message(f"{name}: {spec.help}")
+    def follow_focus(self) -> None:
+        """The bottom line speaks of the focused field: its error when its value is bad, else its help.
+
+        Computed from the focus itself, never from the event that asked, so a late Changed message of the
+        field just left cannot put its words under the next one.
+        """
+        text, error = self.focus_message()
+        self.show_message(text, error=error)
+
+    def focus_message(self) -> tuple[str, bool]:
+        widget = self.focused
+        # A Select's pop-up list takes the focus while open: it speaks for its Select.
+        name = next((node.id for node in (widget.ancestors_with_self if widget else []) if node.id), "")
+        if name.startswith("set-"):
+            setting = name.removeprefix("set-")
+            if isinstance(widget, Input):
+                result = widget.validate(widget.value)
+                if result is not None and not result.is_valid:
+                    return result.failure_descriptions[0], True
+            spec = self.fields.get(setting)
+            return (f"{setting}: {spec.help}" if spec else ""), False
+        if name in ("dataset-select", "folder-input"):
+            error = self.dataset_error()
+            if error:
+                return error, True
+            if name == "folder-input":
+                return FOLDER_HELP, False
+        if name in CONTROL_HELP and self.config is not None:
+            setting = CONTROL_HELP[name]
+            return f"{setting}: {forms.control_help(self.config, setting)}", False
+        return self.load_error, bool(self.load_error)
 
     def show_message(self, text: str, error: bool = False) -> None:
         message = self.query_one("#form-message", Static)
@@ -287,7 +326,9 @@ class LauncherScreen(Screen):
                 widget.focus()
                 self.show_message(result.failure_descriptions[0], error=True)
                 return
-        if self.check_dataset():
+        error = self.dataset_error()
+        if error:
+            self.show_message(error, error=True)
             return
         try:
             config = forms.build_config(self.experiment, self.model_name, self._dataset(), self.edits)
