@@ -15,7 +15,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Callable
 
-from vitui import runstore
+from vitui import runstore, stops
 from vitui.config import ConfigError, RunConfig
 from vitui.events import Event, Log, Status
 
@@ -77,12 +77,12 @@ class RunContext:
             self.handle_control(message)
         if not self.detached and os.getppid() != self._parent:
             self.detached = True
-            self.request_stop("the vitui process that started this run exited")
+            self.request_stop(stops.PARENT_EXITED)
 
     def handle_control(self, message: dict[str, Any]) -> None:
         action = message.get("action")
         if action == "stop":
-            self.request_stop(str(message.get("reason") or "stopped by the user"))
+            self.request_stop(str(message.get("reason") or stops.BY_USER))
         elif action == "detach":
             # The app quit and left this run going: keep training, log only. Nobody reads the queue any
             # more, so exiting must not wait to flush it.
@@ -119,9 +119,9 @@ def worker_main(run_dir: str, data_dir: str | None, events: Any, control: Any) -
     lock = runstore.RunLock(run_path)
     ctx = RunContext(run_path, Path(data_dir) if data_dir else None, events, control)
     # Ctrl-C in a terminal reaches the whole process group; SIGTERM comes from batch schedulers.
-    # Both ask for a graceful stop: finish the step, save a checkpoint, mark the run stopped.
-    signal.signal(signal.SIGINT, lambda *_: ctx.request_stop("interrupted (Ctrl-C)"))
-    signal.signal(signal.SIGTERM, lambda *_: ctx.request_stop("terminated (SIGTERM)"))
+    # Both ask for a graceful stop: finish the step, save a checkpoint, mark the run stopped, saying which.
+    signal.signal(signal.SIGINT, lambda signum, _: ctx.request_stop(stops.by_signal(signum)))
+    signal.signal(signal.SIGTERM, lambda signum, _: ctx.request_stop(stops.by_signal(signum)))
     # A closed SSH session must not kill a run the user chose to leave going.
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     started = time.time()

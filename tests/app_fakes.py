@@ -95,14 +95,15 @@ class ScriptedWorker:
         if not self.detached:
             self.events.put(event)
 
-    def _stop_requested(self) -> bool:
+    def _stop_requested(self) -> str:
+        """The reason of a stop request, like the real worker records it ("" when none came)."""
         while True:
             try:
                 message = self.control.get_nowait()
             except queue.Empty:
-                return False
+                return ""
             if message.get("action") == "stop":
-                return True
+                return str(message.get("reason") or "stopped by the user")
             if message.get("action") == "detach":
                 self.detached = True
 
@@ -129,16 +130,16 @@ class ScriptedWorker:
                 return self._end("failed", 1, "RuntimeError: CUDA out of memory (scripted)")
             if item == PAUSE:
                 while not self._release.wait(0.01):
-                    if self._stop_requested():
-                        return self._end("stopped", 130, "stopped by the user")
+                    if reason := self._stop_requested():
+                        return self._end("stopped", 130, reason)
                 self._release.clear()
                 continue
-            if self._stop_requested():
-                return self._end("stopped", 130, "stopped by the user")
+            if reason := self._stop_requested():
+                return self._end("stopped", 130, reason)
             self._emit(item)  # type: ignore[arg-type]
         while self.hold and not self._finish.is_set() and not self._killed.is_set():
-            if self._stop_requested():
-                return self._end("stopped", 130, "stopped by the user")
+            if reason := self._stop_requested():
+                return self._end("stopped", 130, reason)
             self._finish.wait(0.01)
         if self._killed.is_set():
             return self._exit(-9)

@@ -1,12 +1,15 @@
 """Pilot tests of the live run screen with a scripted worker: charts fill, stop and quit behave, a death shows."""
 
 import io
+import json
+import time
 
 import pytest
 from rich.console import Console
 from textual.widgets import TabPane
 
-from app_fakes import CRASH, PAUSE, T0, ScriptedStarter, mlp_script, run_async, wait_until
+from app_fakes import CRASH, PAUSE, T0, ScriptedStarter, mlp_script, run_async, wait_until, widget_text
+from vitui import runstore
 from vitui.app import make_app
 from vitui.config import resolve
 from vitui.events import Samples
@@ -107,8 +110,9 @@ async def test_stop_is_graceful(tmp_path, starter):
         assert session.stopping
         await wait_until(pilot, lambda: session.model.state == "stopped", what="the stopped status")
         app.screen.refresh_view()
-        assert "stopped: stopped by the user" in status_text(app)
+        assert status_text(app).splitlines()[2].startswith("stopped by the user  elapsed")
         assert fake.workers[0].exitcode == 130
+    assert runstore.load_run(session.run_dir).status["detail"] == "stopped by the user"
 
 
 @run_async
@@ -163,14 +167,22 @@ async def test_quit_with_a_run_in_progress_asks_and_can_leave_it_running(tmp_pat
 
 
 @run_async
-async def test_quit_can_stop_the_run_first(tmp_path, starter):
+async def test_quit_can_stop_the_run_and_is_gone_at_once(tmp_path, starter):
     fake = starter(mlp_script())
     app = make_app(tmp_path, start_run=fake, config=resolve("mlp-mnist"))
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: isinstance(app.screen, LiveRunScreen))
-        await pilot.press("q", "s")
-        await wait_until(pilot, lambda: not app.is_running, what="the app to exit after the stop")
-    assert fake.workers[0].exitcode == 130
+        await pilot.press("q")
+        chosen = time.monotonic()
+        await pilot.press("s")
+        # The app does not wait for the run's checkpoint: the worker was asked to stop, then left to do it.
+        took = await wait_until(pilot, lambda: not app.is_running, what="the app to exit after the stop")
+        assert time.monotonic() - chosen < 1.0, f"quitting took {took:.2f}s"
+    worker = fake.workers[0]
+    assert worker.ended.wait(5) and worker.exitcode == 130
+    assert runstore.load_run(worker.run_dir).status["detail"] == "stopped by the user on quitting vitui"
+    assert app.farewell == [f"{worker.run_dir.name} is stopping: it saves a checkpoint and marks itself stopped "
+                            f"(`vitui runs show {worker.run_dir.name}`)"]
 
 
 @run_async
@@ -235,7 +247,7 @@ async def test_resizes_cleanly(tmp_path, starter):
         chart = app.screen.query_one("#chart-loss", MetricChart)
         await wait_until(pilot, lambda: app.screen.model.progress is not None)
         widths = []
-        for size in ((80, 24), (60, 20), (160, 50), (80, 24)):
+        for size in ((80, 24), (100, 30), (160, 50), (80, 24)):
             await pilot.resize_terminal(*size)
             await pilot.pause()
             app.screen.refresh_view()
@@ -244,3 +256,122 @@ async def test_resizes_cleanly(tmp_path, starter):
             lines = chart.render().plain.splitlines()
             assert max(len(line) for line in lines) <= chart.size.width
         assert widths[0] < widths[2] and widths[0] == widths[3]
+
+
+@run_async
+async def test_below_80x24_one_line_says_the_terminal_is_too_small(tmp_path, starter):
+    from vitui.screens.too_small import TooSmallScreen
+
+    app = make_app(tmp_path, start_run=starter(mlp_script()), config=resolve("mlp-mnist"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, LiveRunScreen))
+        live = app.screen
+        for small in ((79, 24), (80, 23), (40, 10)):
+            await pilot.resize_terminal(*small)
+            await wait_until(pilot, lambda: isinstance(app.screen, TooSmallScreen), what="the too-small line")
+            assert [w.id for w in app.screen.children] == ["too-small"]
+            assert widget_text(app.screen.query_one("#too-small")).strip() == "terminal too small: 80x24 needed"
+        await pilot.resize_terminal(80, 24)
+        await wait_until(pilot, lambda: app.screen is live, what="the live screen back")
+        # The quit dialog can open over it; once the terminal is big again and the dialog closes, it goes.
+        await pilot.resize_terminal(70, 20)
+        await wait_until(pilot, lambda: isinstance(app.screen, TooSmallScreen))
+        await pilot.press("q")
+        assert isinstance(app.screen, QuitDialog)
+        await pilot.resize_terminal(80, 24)
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen is live, what="the live screen after the dialog")
+
+
+def chars_script(until: int = 1500) -> list:
+    """An rnn-dinos-like start: training-loss readings every 500 iterations, no evaluation yet (eval_every 2000)."""
+    from vitui.events import Metric, Progress
+
+    events = []
+    for it in range(500, until + 1, 500):
+        t = T0 + it / 1000
+        events.append(Metric(step=it, epoch=it / 1400, split="train", values={"loss": 3.0 - it / 1000}, t=t))
+        events.append(Progress(step=it, total_steps=6000, epoch=0, total_epochs=5, unit="iteration", t=t))
+    return events
+
+
+def flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+@run_async
+async def test_a_character_model_has_no_accuracy_chart_and_empty_charts_say_why(tmp_path, starter):
+    fake = starter(chars_script())
+    app = make_app(tmp_path, start_run=fake, config=resolve("rnn-dinos", {"iterations": "6000"}))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, LiveRunScreen))
+        screen = app.screen
+        await wait_until(pilot, lambda: screen.model.last_step == 1500, what="the readings")
+        screen.refresh_view()
+        await pilot.pause()
+        assert [c.id for c in screen.query(MetricChart)] == ["chart-loss", "chart-lr", "chart-speed"]
+        assert screen.query_one("#chart-loss").has_class("wide")  # three charts: the loss spans the top row
+        lr_text = flat(widget_text(screen.query_one("#chart-lr")))
+        assert "no learning-rate readings yet: one every 2,000 iterations (eval_every)" in lr_text
+        assert "iteration 1,500/6,000" in status_text(app)
+
+
+@run_async
+async def test_without_colour_validation_is_drawn_with_its_own_marker(tmp_path, starter, monkeypatch):
+    from app_fakes import cnn_script
+
+    for no_color in (False, True):
+        if no_color:
+            monkeypatch.setenv("NO_COLOR", "1")
+        app = make_app(tmp_path / str(no_color), start_run=starter(cnn_script(batchnorm=True, epochs=4)),
+                       config=resolve("cnn-bn-cifar10"))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_until(pilot, lambda: isinstance(app.screen, LiveRunScreen))
+            await wait_until(pilot, lambda: app.screen.model.series.get("epoch/val_loss") is not None
+                             and app.screen.model.series["epoch/val_loss"].count == 4, what="the val loss")
+            app.screen.refresh_view()
+            await pilot.pause()
+            chart = widget_text(app.screen.query_one("#chart-accuracy"))
+            assert ("•" in chart) is no_color  # validation: dots; training: braille, as with colour
+            assert any(0x2801 <= ord(c) < 0x2900 for c in chart)
+
+
+@pytest.mark.parametrize("opened_from", ["watch", "browser"])
+@run_async
+async def test_a_run_started_elsewhere_is_stopped_with_where_it_was_stopped_from(tmp_path, opened_from):
+    """The stop reaches the worker through the run folder, saying whether the browser or `vitui watch` sent it."""
+    from app_fakes import ScriptedWorker
+    from vitui.screens.browser import RunsBrowserScreen
+
+    run_dir = tmp_path / "runs" / "20231114-221320-mlp-mnist"
+    run_dir.mkdir(parents=True)
+    runstore.write_json_atomic(run_dir / runstore.CONFIG, resolve("mlp-mnist").to_dict())
+    elsewhere = ScriptedWorker(run_dir, mlp_script()[:10]).start()  # another terminal's run
+    try:
+        watch = run_dir if opened_from == "watch" else None
+        app = make_app(tmp_path / "runs", watch=watch, start_run=ScriptedStarter([]))
+        async with app.run_test(size=(80, 24)) as pilot:
+            if opened_from == "browser":
+                await wait_until(pilot, lambda: isinstance(app.screen, LauncherScreen))
+                await pilot.press("r")
+                await wait_until(pilot, lambda: isinstance(app.screen, RunsBrowserScreen))
+                await pilot.press("enter")
+            await wait_until(pilot, lambda: isinstance(app.screen, LiveRunScreen), what="the live screen")
+            await pilot.press("s")
+            assert app.screen.session.stopping
+        requests = [json.loads(line) for line in (run_dir / runstore.CONTROL).read_text().splitlines()]
+        reason = {"watch": "stopped from vitui watch", "browser": "stopped from the runs browser"}[opened_from]
+        assert requests == [{"action": "stop", "reason": reason}]
+    finally:
+        elsewhere.finish()
+        elsewhere.ended.wait(5)
+
+
+def test_step_and_epoch_ticks_are_whole_numbers():
+    from vitui.widgets.charts import whole_ticks
+
+    assert whole_ticks(1.0, 12.0, 6) == [2, 4, 6, 8, 10, 12]  # plotext's own: 1.0 3.8 6.5 9.2 12.0
+    assert whole_ticks(1.0, 12.0, 5) == [3, 6, 9, 12]
+    assert whole_ticks(50, 300, 6) == [50, 100, 150, 200, 250, 300]  # plotext's own: 50.0 112.5 175.0 ...
+    assert whole_ticks(500, 35_000, 6) == [10_000, 20_000, 30_000]
+    assert whole_ticks(0.1, 0.9, 5) == []  # no whole number inside: plotext's ticks stay

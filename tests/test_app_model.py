@@ -108,3 +108,114 @@ def test_build_config_switches_model_and_data_set():
     assert forms.split_dataset("imagefolder:/data/x.tar.gz") == ("imagefolder", "/data/x.tar.gz")
 
 
+
+
+def status_lines(model) -> str:
+    import io
+
+    from rich.console import Console
+
+    from vitui.widgets.progress import status_renderable
+
+    console = Console(width=78, record=True, file=io.StringIO())
+    console.print(status_renderable(model))
+    return console.export_text()
+
+
+def test_character_models_have_no_accuracy_chart():
+    from vitui.runmodel import live_charts
+
+    assert [s.id for s in live_charts(resolve("rnn-dinos").to_dict())] == ["loss", "lr", "speed"]
+    assert [s.id for s in live_charts(resolve("mlp-mnist").to_dict())] == ["loss", "accuracy", "lr", "speed"]
+
+
+def test_accuracy_is_charted_in_percent_like_the_status_line():
+    model = RunModel("r", resolve("mlp-mnist").to_dict())
+    model.apply(mlp_script(iterations=300))
+    accuracy = next(spec for spec in LIVE_CHARTS if spec.id == "accuracy")
+    (trace,) = model.traces(accuracy, 40, "step", 0.0)
+    assert max(trace.y) == pytest.approx(model.series["epoch/train_acc"].max()[0] * 100)
+    assert accuracy.unit == "%" and f"train_acc {max(trace.y):.2f}%" in status_lines(model)
+
+
+def test_an_empty_chart_says_why_in_the_runs_own_settings():
+    from vitui.events import Metric
+    from vitui.runmodel import empty_reason
+
+    loss, accuracy, lr = (next(s for s in LIVE_CHARTS if s.id == i) for i in ("loss", "accuracy", "lr"))
+    image = RunModel("r", resolve("cnn-cifar10", {"epochs": "3", "log_every": "50"}).to_dict())
+    assert empty_reason(loss, image) == "no training-loss readings yet: one every 50 steps (log_every)"
+    image.apply([Status(state="running", t=T0),
+                 Progress(step=48, total_steps=144, epoch=1, total_epochs=3, t=T0 + 5),
+                 Metric(step=48, epoch=1, split="epoch", values={"train_loss": 2.1, "train_acc": 0.2}, t=T0 + 5)])
+    assert empty_reason(loss, image) == "no training-loss readings yet: log_every 50 > 48 steps per epoch"
+    image.apply([Progress(step=144, total_steps=144, epoch=3, total_epochs=3, t=T0 + 15)])
+    image.finish("completed")
+    assert empty_reason(lr, image) == "no learning-rate readings: the run ended at step 144, before the first at step 50"
+    mlp = RunModel("r", resolve("mlp-mnist").to_dict())
+    assert empty_reason(accuracy, mlp) == "no accuracy readings yet: one every 100 iterations (eval_every)"
+
+
+def test_the_counter_moves_with_evaluations_that_come_before_the_first_progress():
+    """log_every longer than eval_every: epochs (evaluations) are done, so "waiting for the first step" is wrong."""
+    model = RunModel("r", resolve("mlp-mnist", {"log_every": "1000"}).to_dict())
+    model.apply([e for e in mlp_script(iterations=300, log_every=10) if e.kind == "metric" and e.split == "epoch"])
+    text = status_lines(model)
+    assert "waiting for the first step" not in text and "iteration 300/2,000" in text
+
+
+def test_a_stopped_run_says_who_stopped_it():
+    model = RunModel("r", resolve("mlp-mnist").to_dict())
+    model.apply([Status(state="running", t=T0), Status(state="stopped", detail="stopped by SIGTERM", t=T0 + 5)])
+    lines = status_lines(model).splitlines()
+    assert lines[0].startswith("■ stopped") and lines[2].startswith("stopped by SIGTERM  elapsed 0m05s")
+
+
+def test_stop_words():
+    import signal
+
+    from vitui import stops
+
+    assert stops.by_signal(signal.SIGTERM) == "stopped by SIGTERM"
+    assert stops.describe_end("stopped", "stopped from the runs browser") == "stopped from the runs browser"
+    assert stops.describe_end("stopped", "interrupted (Ctrl-C)") == "stopped: interrupted (Ctrl-C)"  # older logs
+    assert stops.describe_end("completed", "") == "completed"
+
+
+def test_epochs_are_whole_and_iteration_runs_say_iteration():
+    from vitui.headless import format_point
+
+    assert format_point(resolve("cnn-cifar10").to_dict(), 480, 12.0) == "epoch 12"
+    assert format_point(resolve("rnn-dinos").to_dict(), 6000, 3.4242) == "iteration 6,000"
+    assert format_point(resolve("mlp-mnist").to_dict(), 300, 300) == "iteration 300"
+
+
+def test_comparisons_never_print_a_loss_as_a_percent(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from vitui.comparison import comparison_table
+
+    chars = {"name": "val_loss", "value": 1.9144, "step": 4000, "epoch": 2.83, "time": 2.0}
+    a = write_run(tmp_path, "20250101-120000-rnn-dinos", resolve("rnn-dinos"), [], "completed", {"best": chars})
+    image = {"name": "val_acc", "value": 0.7812, "step": 480, "epoch": 12, "time": 182.0}
+    b = write_run(tmp_path, "20250101-130000-cnn-cifar10", resolve("cnn-cifar10"), [], "completed", {"best": image})
+    console = Console(width=120, record=True, file=io.StringIO())
+    console.print(comparison_table([load_run(a), load_run(b)]))
+    text = console.export_text()
+    assert "val_loss 1.9144" in text and "191.44%" not in text
+    assert "val_acc 78.12%" in text
+    assert "iteration 4,000, 0m02s" in text and "epoch 12, 3m02s" in text
+
+
+def test_iteration_runs_are_compared_by_iteration(tmp_path):
+    a = write_run(tmp_path, "20250101-120000-mlp-mnist", resolve("mlp-mnist"), mlp_script(iterations=300), "completed")
+    b = write_run(tmp_path, "20250101-130000-mlp-mnist", resolve("mlp-mnist", {"lr": "0.1"}),
+                  [e for e in mlp_script(iterations=200)], "completed")
+    infos = [load_run(a), load_run(b)]
+    models = [load_model(i.path) for i in infos]
+    rows = {row.name: row for row in compare.final_figures(infos, models)}
+    assert rows["  reached at"].values == ["iteration 300", "iteration 200"]
+    line = compare.verdict(compare.run_labels(infos), models)
+    assert "at iteration" in line and "epoch" not in line

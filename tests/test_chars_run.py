@@ -13,7 +13,7 @@ import pytest
 
 from conftest import shared_data
 from vitui import config as cfg
-from vitui import runstore
+from vitui import runstore, stops
 
 ROOT = Path(__file__).resolve().parents[1]
 COURSE_FILE = shared_data() / "dinos.txt"
@@ -152,9 +152,9 @@ def test_a_run_started_elsewhere_takes_temperature_and_stop_through_its_folder(d
             if event.kind == "samples":
                 samples.append(event)
                 if len(samples) == 4:
-                    watcher.stop()
+                    watcher.stop(stops.FROM_WATCH)
     state, detail = watcher.finish()
     handle.process.join(10)
-    assert state == "stopped" and "another vitui" in detail
+    assert (state, detail) == ("stopped", "stopped from vitui watch")
     assert [s.temperature for s in samples[1:4]] == [0.5, 0.5, 0.5]
     assert runstore.load_run(handle.run_dir).status["state"] == "stopped"

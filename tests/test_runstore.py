@@ -69,3 +69,18 @@ def test_run_names_do_not_collide(tmp_path):
     a = runstore.create_run_dir(tmp_path, "x", {})
     b = runstore.create_run_dir(tmp_path, "x", {})
     assert a != b and runstore.find_run(tmp_path, b.name) == b
+
+
+def test_a_crashed_run_lasted_until_its_last_event(tmp_path):
+    """SIGKILL leaves no "ended": the run lasted until the last event it wrote, not 0 s."""
+    run_dir = runstore.create_run_dir(tmp_path, "demo", {"experiment": "demo"})
+    runstore.write_status(run_dir, "running", started=1000.0)  # nobody holds the lock: it crashed
+    log = runstore.EventLog(run_dir)
+    log.write(Status(state="running", t=1000.0))
+    log.write(Metric(step=1, epoch=0.1, split="train", values={"loss": 2.0}, t=1100.0))
+    log.write(Log(level="info", message="x" * 200_000, t=1125.5))  # longer than one read from the end
+    log.close()
+    with open(run_dir / runstore.EVENTS, "a") as fh:
+        fh.write('{"kind":"metric","t":99999,"st')  # torn by the kill: not an event
+    run = runstore.load_run(run_dir)
+    assert run.crashed and run.duration == 125.5

@@ -8,22 +8,28 @@ own pace and the UI never waits on training.
 
 from __future__ import annotations
 
+import asyncio
+import signal
+import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from textual import work
+from textual import events, work
 from textual.app import App
 from textual.binding import Binding
+from textual.geometry import Size
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from vitui import runstore
+from vitui import runstore, stops
 from vitui.config import RunConfig
 from vitui.messages import RunFinished, RunUpdated
 from vitui.runmodel import RunModel
 from vitui.sources import HandleSource, RunSource, TailSource
 
 POLL_S = 0.1  # how long a follower waits for events; also how soon it notices a dead worker
+MIN_SIZE = (80, 24)  # below this the screens cannot draw their charts and tables: say so instead
 
 
 @dataclass
@@ -32,6 +38,7 @@ class RunSession:
 
     source: RunSource
     model: RunModel
+    stop_reason: str = stops.BY_USER  # what `s` records as the stop's reason, by where the run was opened
     stopping: bool = False
 
     @property
@@ -72,15 +79,17 @@ class VituiApp(App[int]):
             resource_tracker.ensure_running()
         self._start_run = start_run
         self.sessions: dict[Path, RunSession] = {}
-        self._quit_when_stopped = False
+        self.farewell: list[str] = []  # printed on the terminal after the app has given it back
 
     def on_mount(self) -> None:
         from vitui.screens.browser import RunsBrowserScreen
         from vitui.screens.launcher import LauncherScreen
 
+        self._handle_exit_signals()
+        self.call_after_refresh(self.check_size)
         if self._initial_watch is not None:
             self.push_screen(RunsBrowserScreen())
-            self.open_run(self._initial_watch)
+            self.open_run(self._initial_watch, stop_reason=stops.FROM_WATCH)
             return
         self.push_screen(LauncherScreen())
         if self._initial_config is not None:
@@ -94,10 +103,11 @@ class VituiApp(App[int]):
         self.show_session(session)
         return session
 
-    def follow(self, source: RunSource, config: dict[str, Any] | None = None) -> RunSession:
+    def follow(self, source: RunSource, config: dict[str, Any] | None = None, *,
+               stop_reason: str = stops.BY_USER) -> RunSession:
         if config is None:
             config = runstore.load_run(source.run_dir).config
-        session = RunSession(source, RunModel(source.run_dir.name, config))
+        session = RunSession(source, RunModel(source.run_dir.name, config), stop_reason)
         self.sessions[source.run_dir] = session
         self.follow_run(session)
         return session
@@ -125,14 +135,14 @@ class VituiApp(App[int]):
         else:
             self.push_screen(cls())
 
-    def open_run(self, run_dir: Path) -> None:
+    def open_run(self, run_dir: Path, stop_reason: str = stops.FROM_BROWSER) -> None:
         """A run from the browser or `vitui watch`: live if it is training (here or elsewhere), else its record."""
         from vitui.screens.run import RunDetailScreen
 
         run_dir = Path(run_dir).resolve()
         session = self.sessions.get(run_dir)
         if session is None and runstore.load_run(run_dir).state in ("created", "running"):
-            session = self.follow(TailSource(run_dir))
+            session = self.follow(TailSource(run_dir), stop_reason=stop_reason)
         if session is not None:
             self.show_session(session)
         else:
@@ -168,9 +178,8 @@ class VituiApp(App[int]):
             self.notify(f"{name} failed: {self.sessions[message.run_dir].model.last_error or message.detail}",
                         severity="error", timeout=8)
         else:
-            self.notify(f"{name} {message.state}", severity="warning" if message.state == "stopped" else "information")
-        if self._quit_when_stopped and not any(s.owned_and_running for s in self.sessions.values()):
-            self.exit(0)
+            self.notify(f"{name} {stops.describe_end(message.state, message.detail)}",
+                        severity="warning" if message.state == "stopped" else "information")
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:
@@ -187,24 +196,64 @@ class VituiApp(App[int]):
         self.push_screen(QuitDialog([s.model for s in running]), self._quit_choice)
 
     def _quit_choice(self, choice: str | None) -> None:
-        running = [s for s in self.sessions.values() if s.owned_and_running]
         if choice == "detach":
-            for session in running:
-                session.source.detach()
-            self.exit(0)
+            self.leave_runs_and_exit()
         elif choice == "stop":
-            for session in running:
-                self.stop_session(session)
-            self._quit_when_stopped = True
-            self.notify("stopping: the app quits once the runs have saved their checkpoints")
+            self.stop_runs_and_exit()
 
-    def stop_session(self, session: RunSession) -> None:
+    def leave_runs_and_exit(self) -> None:
+        """Quit at once, leaving the runs started here training headless (they go on writing their folders)."""
+        for session in [s for s in self.sessions.values() if s.owned_and_running]:
+            session.source.detach()
+            self.farewell.append(f"{session.run_dir.name} is still training; follow it with "
+                                 f"`vitui watch {session.run_dir.name}`")
+        self.exit(0)
+
+    def stop_runs_and_exit(self) -> None:
+        """Quit at once; the runs started here finish their step, save a checkpoint and mark themselves stopped.
+
+        The app does not wait for them (a step of a big model can take seconds): each worker was asked to
+        stop first and then told it is on its own, so it records the stop without anyone reading its queue.
+        """
+        for session in [s for s in self.sessions.values() if s.owned_and_running]:
+            self.stop_session(session, stops.ON_QUIT)
+            session.source.detach()
+            self.farewell.append(f"{session.run_dir.name} is stopping: it saves a checkpoint and marks itself "
+                                 f"stopped (`vitui runs show {session.run_dir.name}`)")
+        self.exit(0)
+
+    def stop_session(self, session: RunSession, reason: str | None = None) -> None:
         try:
-            session.source.stop()
+            session.source.stop(reason or session.stop_reason)
         except (RuntimeError, OSError) as exc:
             self.notify(str(exc), severity="error")
             return
         session.stopping = True
+
+    def _handle_exit_signals(self) -> None:
+        """SIGTERM and SIGHUP (a closed terminal or SSH session) quit like "leave running": the runs go on,
+        and Textual gets to give the terminal back. Without this either signal killed the app on the spot,
+        leaving the terminal in the app's screen mode."""
+        if threading.current_thread() is not threading.main_thread():
+            return  # signal handlers belong to the main thread (tests may run the app elsewhere)
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            loop.add_signal_handler(signum, self.leave_runs_and_exit)
+
+    # ------------------------------------------------------------------ size
+    def on_resize(self, event: events.Resize) -> None:
+        self.check_size(event.size)  # runs before Textual's own handler updates self.size
+
+    def check_size(self, size: Size | None = None) -> None:
+        """Below MIN_SIZE one line says so (the too-small screen) instead of charts with garbled axes."""
+        from vitui.screens.too_small import TooSmallScreen
+
+        size = size or self.size
+        small = size.width < MIN_SIZE[0] or size.height < MIN_SIZE[1]
+        if small and not any(isinstance(s, TooSmallScreen) for s in self.screen_stack):
+            self.push_screen(TooSmallScreen(MIN_SIZE))
+        elif not small and isinstance(self.screen, TooSmallScreen):
+            self.pop_screen()
 
 
 def make_app(runs_dir: Path | None = None, data_dir: Path | None = None, *, config: RunConfig | None = None,
@@ -218,4 +267,10 @@ def run_app(**kwargs: Any) -> int:
     """Run the app in this terminal and return its exit code (the terminal is restored when it returns)."""
     app = make_app(**kwargs)
     code = app.run()
+    try:
+        for line in app.farewell:
+            print(line)
+        sys.stdout.flush()
+    except OSError:  # the terminal hung up (SIGHUP): nobody is there to read it
+        pass
     return code or 0

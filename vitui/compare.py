@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from vitui.headless import format_point
 from vitui.runmodel import RunModel, Trace, series_traces
 from vitui.runstore import RunInfo
 
@@ -103,8 +104,9 @@ def final_figures(infos: list[RunInfo], models: list[RunModel]) -> list[FigureRo
         is_acc = key.endswith("acc")
         raw = [f[0] * (100 if is_acc else 1) if f else None for f in found]
         add(name, raw, "{:.2f}%" if is_acc else "{:.4f}", higher)
-        if is_acc or key == "epoch/val_loss":
-            add("  at epoch", [f[1][1] if f else None for f in found], "{:g}", None)
+        if is_acc or key == "epoch/val_loss":  # where: "epoch 12", or "iteration 6,000" for runs counted so
+            rows.append(FigureRow("  reached at", [format_point(m.config, f[1][0], f[1][1]) if f else "-"
+                                                   for m, f in zip(models, found)], None))
     final_keys = list(dict.fromkeys(k for m in models for k in (m.latest.get("test") or {})))
     for key in final_keys:
         if "acc" not in key and "loss" not in key:
@@ -143,13 +145,19 @@ def verdict(labels: list[str], models: list[RunModel]) -> str:
     gap = f"{(w - s) * 100:+.1f} points" if is_acc else f"{w - s:+.4f}"
     line = f"{labels[win]} wins on best {name}: {show(w)} against {show(s)} for {labels[second]} ({gap})"
     # How soon did the winner reach the runner-up's best? That is where BatchNorm shines.
-    axis = 1 if key.startswith("epoch/") else 0
     reached = models[win].series[key].first_reaching(s, higher)
     if reached is not None:
-        unit = "epoch" if axis == 1 else "step"
-        there = bests[second][1][axis]  # type: ignore[index]
-        line += f"; it reached {show(s)} at {unit} {reached[axis]:g}, {labels[second]} at {unit} {there:g}"
+        there = bests[second][1]  # type: ignore[index]
+        line += (f"; it reached {show(s)} at {_point(models[win], key, reached)}, "
+                 f"{labels[second]} at {_point(models[second], key, there)}")
     return line
+
+
+def _point(model: RunModel, key: str, where: tuple[float, float, float]) -> str:
+    """Where a series point lies, in its run's unit; a per-interval series of an image run by step."""
+    if key.startswith("epoch/") or "iterations" in model.config:
+        return format_point(model.config, where[0], where[1])
+    return f"step {int(where[0]):,}"
 
 
 # Metrics a comparison chart can overlay, in the order its key cycles through them.
@@ -176,13 +184,27 @@ class OverlaySource:
     def title(self) -> str:
         return dict(self.available()).get(self.key, self.key)
 
+    @property
+    def y_unit(self) -> str:
+        return "%" if is_accuracy(self.key) else ""
+
     def traces(self, columns: int, axis: str, smoothing: float) -> list[Trace]:
         out = []
+        scale = 100.0 if is_accuracy(self.key) else 1.0  # in percent, as in the figures table
         for i, (model, label) in enumerate(zip(self.models, self.labels)):
             with model.lock:
                 series = model.series.get(self.key)
                 if series is None:
                     continue
-                lines = series_traces(series, columns, axis, smoothing, label, f"run{i}", model.t0 or 0.0)
+                lines = series_traces(series, columns, axis, smoothing, label, f"run{i}", model.t0 or 0.0, scale)
             out += [t for t in lines if not t.faint]  # several runs' raw envelopes would hide the curves
         return out
+
+    def empty_note(self) -> str:
+        if not any(m.events_seen for m in self.models):
+            return "reading the runs' logs…"
+        return f"none of these runs recorded {self.title()}"
+
+
+def is_accuracy(key: str) -> bool:
+    return key.endswith("_acc")

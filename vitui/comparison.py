@@ -8,6 +8,7 @@ from typing import Any
 from rich import box
 from rich.table import Table
 
+from vitui.headless import format_point, format_value
 from vitui.runstore import RunInfo
 
 
@@ -32,28 +33,29 @@ def comparison_row(run: RunInfo) -> dict[str, Any]:
         dataset = Path(dataset.removeprefix("imagefolder:")).name
     return {"run": run.name, "model": run.config.get("model", ""), "dataset": dataset,
             "params": model.get("params"), "macs": model.get("macs"), "img/s": metrics.get("img/s"),
-            "best_name": best.get("name"), "best": best.get("value"), "best_epoch": best.get("epoch"),
-            "best_time": best.get("time")}
+            "best_name": best.get("name"), "best": best.get("value"), "best_step": best.get("step"),
+            "best_epoch": best.get("epoch"), "best_time": best.get("time")}
 
 
 def comparison_table(runs: list[RunInfo]) -> Table:
-    """One row per run: parameters, multiply-adds per image, training images/s (last epoch), best accuracy
-    (validation, else training) and the epoch and wall time at which it was reached."""
+    """One row per run: parameters, multiply-adds per image, training images/s (last epoch), the best figure
+    the run kept (validation accuracy, else training accuracy, or a character model's loss) and the epoch
+    (or iteration) and wall time at which it was reached."""
     table = Table(title="models compared", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
                   padding=0)
     table.add_column("run", no_wrap=True, overflow="ellipsis", min_width=8, max_width=22)
     table.add_column("model", no_wrap=True, min_width=6)
     table.add_column("dataset", no_wrap=True, overflow="ellipsis", min_width=5, max_width=12)
-    for name in ("params", "MACs/img", "img/s", "best acc", "reached"):
+    for name in ("params", "MACs/img", "img/s", "best", "reached"):
         table.add_column(name, justify="right", no_wrap=True, min_width=len(name))
     for run in runs:
         row = comparison_row(run)
-        best = "-" if row["best"] is None else f"{row['best'] * 100:.2f}%"
-        if row["best"] is not None and row["best_name"] and row["best_name"] != "val_acc":
-            best += f" ({row['best_name']})"
+        # "val_acc 93.12%" or "val_loss 1.9144": a loss is never a percent.
+        best = "-" if row["best"] is None else format_value(row["best_name"] or "best", row["best"])
         reached = "-"
         if row["best_time"] is not None:
-            reached = f"ep {row['best_epoch']:g} {_duration(row['best_time'])}"
+            where = format_point(run.config, row["best_step"] or 0, row["best_epoch"] or 0)
+            reached = f"{where}, {_duration(row['best_time'])}"
         table.add_row(row["run"], str(row["model"]), str(row["dataset"]), si(row["params"]), si(row["macs"]),
                       "-" if row["img/s"] is None else f"{row['img/s']:,.0f}", best, reached)
     return table

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from vitui import runstore
+from vitui import runstore, stops
 from vitui.events import Evaluation, Event, Log, Metric, Progress, Samples, Status
 
 if TYPE_CHECKING:
@@ -33,6 +33,18 @@ def format_value(key: str, value: Any) -> str:
             return f"{key} {value:.1f}s"
         return f"{key} {value:.4f}"
     return f"{key} {value}"
+
+
+def counts_iterations(config: dict[str, Any]) -> bool:
+    """The NumPy MLP and the character models count iterations; image models count whole epochs."""
+    return "iterations" in config
+
+
+def format_point(config: dict[str, Any], step: float, epoch: float) -> str:
+    """Where in training something happened, in the run's own unit: "epoch 12" or "iteration 6,000"."""
+    if counts_iterations(config):
+        return f"iteration {int(step):,}"
+    return f"epoch {int(round(epoch))}"
 
 
 def format_epoch_line(metric: Metric, progress: Progress | None) -> str:
@@ -109,7 +121,7 @@ class HeadlessPrinter:
             else:
                 self.console.print(event.message, markup=False)
         elif isinstance(event, Status) and event.state != "running":
-            self.console.print(f"run {event.state}" + (f": {event.detail}" if event.detail else ""))
+            self.console.print(f"run {stops.describe_end(event.state, event.detail)}")
 
     def _on_progress(self, event: Progress) -> None:
         self._progress = event
@@ -130,19 +142,19 @@ class HeadlessPrinter:
 def run_headless(config: "RunConfig", runs_dir: Path, data_dir: Path | None) -> int:
     """Start a worker, print its events until it ends, and return the CLI's exit code.
 
-    Ctrl-C asks the worker for a graceful stop (checkpoint, status stopped, exit 130); a second
-    Ctrl-C kills it. The signal only sets a flag, so a queue read is never cut in half.
+    Ctrl-C or SIGTERM asks the worker for a graceful stop (checkpoint, status stopped with the signal as
+    its reason, exit 130); a second one kills it. The handler only records the signal, so a queue read is
+    never cut in half.
     """
     from vitui.launch import start_run
 
     handle = start_run(config, runs_dir, data_dir)
-    interrupts = 0
+    received: list[int] = []
 
-    def on_sigint(*_: Any) -> None:
-        nonlocal interrupts
-        interrupts += 1
+    def on_signal(signum: int, _: Any) -> None:
+        received.append(signum)
 
-    previous = signal.signal(signal.SIGINT, on_sigint)
+    previous = {signum: signal.signal(signum, on_signal) for signum in (signal.SIGINT, signal.SIGTERM)}
     printer = HeadlessPrinter()
     printer.console.print(f"run folder {handle.run_dir}")
     asked = 0
@@ -151,20 +163,21 @@ def run_headless(config: "RunConfig", runs_dir: Path, data_dir: Path | None) -> 
             while True:
                 for event in handle.poll(timeout=0.2):
                     printer.handle(event)
-                if interrupts > asked:
-                    asked = interrupts
-                    if asked == 1:
-                        handle.stop()
+                if len(received) > asked:
+                    if asked == 0:
+                        handle.stop(stops.by_signal(received[0]))
                         printer.err.print("stopping after this step: saving a checkpoint (Ctrl-C again to kill)")
                     else:
                         handle.kill()
+                    asked = len(received)
                 if not handle.alive:
                     while events := handle.poll():
                         for event in events:
                             printer.handle(event)
                     break
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     state = handle.reap()
     code = handle.process.exitcode
     if state == "failed" and code not in (1, 2):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vitui import runstore
+from vitui import runstore, stops
 from vitui.config import RunConfig
 from vitui.events import Event, Status
 
@@ -57,9 +57,9 @@ class RunHandle:
         except (OSError, ValueError):
             pass
 
-    def stop(self) -> None:
-        """Ask for a graceful stop: the worker finishes its step, saves a checkpoint and says stopped."""
-        self.send({"action": "stop"})
+    def stop(self, reason: str = stops.BY_USER) -> None:
+        """Ask for a graceful stop: the worker finishes its step, saves a checkpoint and records `reason`."""
+        self.send({"action": "stop", "reason": reason})
 
     def detach(self) -> None:
         """Leave the worker training on its own (log only) after this process exits."""

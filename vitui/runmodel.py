@@ -7,6 +7,7 @@ so watching a week-long run costs the same memory as watching a minute of one. N
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import deque
 from dataclasses import dataclass
@@ -35,12 +36,15 @@ class Trace:
 
 @dataclass
 class ChartSpec:
-    """A chart of the live screen: which series it overlays and how it starts out."""
+    """A chart of the live screen: which series it overlays, how it starts out, and what its readings are."""
 
     id: str
     title: str
     series: Callable[[list[str]], list[tuple[str, str, str]]]  # series keys -> [(key, label, role)]
     smoothing: float = 0.0
+    readings: str = ""  # what its points are, for the note an empty chart shows: "training-loss readings"
+    scale: float = 1.0  # accuracy is drawn in percent, the unit the status line and the tables use
+    unit: str = ""
 
 
 def _pick(*wanted: tuple[str, str, str]) -> Callable[[list[str]], list[tuple[str, str, str]]]:
@@ -56,12 +60,58 @@ def _throughput(keys: list[str]) -> list[tuple[str, str, str]]:
 
 
 LIVE_CHARTS = [
-    ChartSpec("loss", "loss", _pick(("train/loss", "train loss", "train"), ("epoch/val_loss", "val loss", "val")), 0.6),
-    ChartSpec("accuracy", "accuracy", _pick(("epoch/train_acc", "train acc", "train"), ("epoch/val_acc", "val acc", "val"))),
+    ChartSpec("loss", "loss", _pick(("train/loss", "train loss", "train"), ("epoch/val_loss", "val loss", "val")), 0.6,
+              readings="training-loss readings"),
+    ChartSpec("accuracy", "accuracy", _pick(("epoch/train_acc", "train acc", "train"), ("epoch/val_acc", "val acc", "val")),
+              readings="accuracy readings", scale=100.0, unit="%"),
     # The per-interval learning rate shows warm-up and schedule shape; trainers without one log it per epoch.
-    ChartSpec("lr", "learning rate", _first(("train/lr", "lr", "lr"), ("epoch/lr", "lr", "lr"))),
-    ChartSpec("speed", "throughput", _throughput),
+    ChartSpec("lr", "learning rate", _first(("train/lr", "lr", "lr"), ("epoch/lr", "lr", "lr")),
+              readings="learning-rate readings"),
+    ChartSpec("speed", "throughput", _throughput, readings="throughput readings"),
 ]
+# Character models predict the next character: a loss per character, no accuracy to chart.
+NO_ACCURACY_TASKS = ("chars",)
+
+# When each chart gets its readings: "log" (every log_every steps) or "eval" (at each evaluation: the end of
+# every epoch for image models, every eval_every iterations for the others). The image trainer logs its
+# learning rate with the loss.
+CADENCE = {"loss": "log", "accuracy": "eval", "lr": "eval", "speed": "eval"}
+IMAGE_CADENCE = {**CADENCE, "lr": "log"}
+
+
+def live_charts(config: dict[str, Any]) -> list[ChartSpec]:
+    """The charts of a run's live screen: all four, less accuracy for a character model."""
+    if config.get("task") in NO_ACCURACY_TASKS:
+        return [spec for spec in LIVE_CHARTS if spec.id != "accuracy"]
+    return list(LIVE_CHARTS)
+
+
+def empty_reason(spec: ChartSpec, model: "RunModel") -> str:
+    """Why a chart has nothing to draw, in the run's own settings: "no training-loss readings yet: log_every
+    50 > 48 steps per epoch"."""
+    with model.lock:
+        config, p, running = model.config, model.current_progress(), model.running
+    task = config.get("task", "")
+    unit = p.unit if p is not None else ("step" if task == "image" else "iteration")
+    kind = (IMAGE_CADENCE if task == "image" else CADENCE).get(spec.id, "eval")
+    if kind == "log":
+        every = int(config.get("log_every") or 1)
+        first = f"{unit} {every:,}"
+        per_epoch = p.total_steps // p.total_epochs if p is not None and p.unit == "step" and p.total_epochs else 0
+        if per_epoch and every > per_epoch:
+            why = f"log_every {every:,} > {per_epoch:,} steps per epoch"
+        else:
+            why = f"one every {every:,} {unit}s (log_every)"
+    elif task == "image":
+        first, why = "the end of epoch 1", "one at the end of each epoch"
+    else:
+        every = int(config.get("eval_every") or 1)
+        first, why = f"iteration {every:,}", f"one every {every:,} iterations (eval_every)"
+    if running:
+        return f"no {spec.readings} yet: {why}"
+    if p is None:
+        return f"no {spec.readings}: the run ended before its first {unit}"
+    return f"no {spec.readings}: the run ended at {unit} {p.step:,}, before the first at {first}"
 
 
 class RunModel:
@@ -81,6 +131,8 @@ class RunModel:
         self.detail = ""
         self.last_error = ""
         self.progress: Progress | None = None
+        self.last_step = 0  # the newest step any metric was logged at (progress may lag behind it)
+        self.last_epoch = 0.0
         self._rate: deque[tuple[float, int]] = deque(maxlen=256)
         self.latest: dict[str, dict[str, float]] = {}  # newest values per split
         self.evaluation: Evaluation | None = None
@@ -102,6 +154,8 @@ class RunModel:
             self.t0 = event.t
         self.t_last = event.t
         if isinstance(event, Metric):
+            if event.step >= self.last_step:
+                self.last_step, self.last_epoch = event.step, event.epoch
             split_values = self.latest.setdefault(event.split, {})
             for key, value in event.values.items():
                 split_values[key] = value
@@ -141,6 +195,21 @@ class RunModel:
     def running(self) -> bool:
         return self.state in ("created", "running")
 
+    def current_progress(self) -> Progress | None:
+        """Where the run stands: the newest Progress event, moved on to the newest metric's step when that is
+        further (a run that evaluates more often than it logs reports its evaluations first)."""
+        p = self.progress
+        if p is not None and p.step >= self.last_step:
+            return p
+        if p is not None:
+            epoch = p.epoch if p.unit != "step" else max(p.epoch, math.ceil(self.last_epoch))
+            return Progress(step=self.last_step, total_steps=p.total_steps, epoch=epoch,
+                            total_epochs=p.total_epochs, unit=p.unit, t=p.t)
+        iterations = self.config.get("iterations")
+        if self.last_step and isinstance(iterations, int) and iterations > 0:
+            return Progress(step=self.last_step, total_steps=iterations, epoch=0, total_epochs=0, unit="iteration")
+        return None
+
     def elapsed(self) -> float | None:
         if self.t0 is None or self.t_last is None:
             return None
@@ -156,7 +225,7 @@ class RunModel:
         return ds / dt if dt > 0 and ds > 0 else None
 
     def eta(self) -> float | None:
-        rate, p = self.step_rate(), self.progress
+        rate, p = self.step_rate(), self.current_progress()
         if rate is None or p is None or not self.running:
             return None
         return max(0, p.total_steps - p.step) / rate
@@ -177,7 +246,8 @@ class RunModel:
         with self.lock:
             out = []
             for key, label, role in spec.series(self.series_keys()):
-                out += series_traces(self.series[key], columns, axis, smoothing, label, role, self.t0 or 0.0)
+                out += series_traces(self.series[key], columns, axis, smoothing, label, role, self.t0 or 0.0,
+                                     spec.scale)
             return out
 
 
@@ -194,19 +264,28 @@ class SpecSource:
             keys = self.spec.series(self.model.series_keys())
             return tuple((key, self.model.series[key].count) for key, _, _ in keys)
 
+    @property
+    def y_unit(self) -> str:
+        return self.spec.unit
+
     def traces(self, columns: int, axis: str, smoothing: float) -> list[Trace]:
         return self.model.traces(self.spec, columns, axis, smoothing)
 
+    def empty_note(self) -> str:
+        return empty_reason(self.spec, self.model)
+
 
 def series_traces(series: ReducedSeries, columns: int, axis: str, smoothing: float, label: str, role: str,
-                  t0: float) -> list[Trace]:
+                  t0: float, scale: float = 1.0) -> list[Trace]:
     reduced = series.reduce(columns, axis, origin=t0 if axis == "time" else 0.0)
     if not reduced.mean_x:
         return []
+    env_y = [y * scale for y in reduced.env_y] if scale != 1.0 else reduced.env_y
     if smoothing <= 0:
-        return [Trace(reduced.env_x, reduced.env_y, label, role)]
-    return [Trace(reduced.env_x, reduced.env_y, "", role, faint=True),
-            Trace(reduced.mean_x, ema(reduced.mean_y, smoothing), label, role)]
+        return [Trace(reduced.env_x, env_y, label, role)]
+    mean_y = [y * scale for y in reduced.mean_y] if scale != 1.0 else reduced.mean_y
+    return [Trace(reduced.env_x, env_y, "", role, faint=True),
+            Trace(reduced.mean_x, ema(mean_y, smoothing), label, role)]
 
 
 def _summary_line(message: str) -> str:

@@ -184,6 +184,28 @@ def read_events(run_dir: Path) -> Iterator[Event]:
                 continue
 
 
+def last_event_time(run_dir: Path, block: int = 1 << 16) -> float | None:
+    """The time of the log's last complete event, read from the end of the file: when a run that died
+    without a word (SIGKILL, OOM) was last seen alive."""
+    try:
+        with (run_dir / EVENTS).open("rb") as fh:
+            size = fh.seek(0, os.SEEK_END)
+            while True:
+                start = max(0, size - block)
+                fh.seek(start)
+                lines = fh.read(size - start).split(b"\n")[:-1]  # the last piece is torn or empty
+                for raw in reversed(lines[1:] if start else lines):  # the first may be cut in half
+                    try:
+                        return float(json.loads(raw)["t"])
+                    except (ValueError, KeyError, TypeError):
+                        continue
+                if start == 0:
+                    return None
+                block *= 4  # an event longer than the block (an attention map): read further back
+    except OSError:
+        return None
+
+
 class EventTail:
     """Follows a growing events.jsonl (a run started elsewhere), returning new complete events."""
 
@@ -250,10 +272,18 @@ class RunInfo:
 
     @property
     def duration(self) -> float | None:
+        """How long the run trained: until it ended, until now while it runs, until its last event if it crashed."""
         start = self.status.get("started")
         if start is None:
             return None
-        end = self.status.get("ended") or (time.time() if self.state == "running" else self.status.get("time"))
+        end = self.status.get("ended")
+        if end is None:
+            state = self.state
+            if state == "running":
+                end = time.time()
+            elif self.crashed:  # nobody wrote "ended": status.json still has the time it said "running"
+                end = last_event_time(self.path)
+        end = end or self.status.get("time")
         return max(0.0, (end or start) - start)
 
 

@@ -7,10 +7,11 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from vitui import runstore
 from vitui.events import Evaluation, Log
-from vitui.headless import confusion_table, evaluation_table, format_value
+from vitui.headless import confusion_table, evaluation_table, format_point, format_value
 
 STATE_STYLES = {"running": "cyan", "completed": "green", "stopped": "yellow", "failed": "red"}
 
@@ -60,8 +61,10 @@ def show_run(console: Console, run_dir: Path) -> None:
     run = runstore.load_run(run_dir)
     console.print(f"[bold]{run.name}[/]  {run_dir}")
     status = Table.grid(padding=(0, 2))
-    status.add_row("status", f"[{STATE_STYLES.get(run.state, '')}]{run.state_label}[/]"
-                   + (f"  {run.status.get('detail')}" if run.status.get("detail") else ""))
+    detail = run.status.get("detail") or ""
+    # "stopped by SIGTERM" says the state already; "failed (crashed)  worker process died ..." does not.
+    said = detail if detail.startswith(run.state) else f"{run.state_label}  {detail}".strip()
+    status.add_row("status", Text(said, style=STATE_STYLES.get(run.state, "")))
     status.add_row("started", format_start(run.started))
     status.add_row("duration", format_duration(run.duration))
     console.print(status)
@@ -82,8 +85,9 @@ def show_run(console: Console, run_dir: Path) -> None:
             table.add_row(key, format_value(key, value).removeprefix(key + " "))
         best = run.summary.get("best") or {}
         if best.get("value") is not None:
+            when = format_point(run.config, best.get("step", 0), best.get("epoch", 0))
             table.add_row(f"best {best.get('name')}", f"{format_value(best['name'], best['value']).split(' ', 1)[1]}"
-                          f" (epoch {best.get('epoch')})")
+                          f" ({when})")
         console.print(table)
     evaluation, error = last_evaluation_and_error(run_dir)
     if evaluation is not None:

@@ -26,7 +26,7 @@ class RunSource(Protocol):
 
     def finish(self) -> tuple[str, str]: ...
 
-    def stop(self) -> None: ...
+    def stop(self, reason: str) -> None: ...
 
     def detach(self) -> None: ...
 
@@ -55,8 +55,9 @@ class HandleSource:
         detail = runstore.load_run(self.run_dir).status.get("detail", "")
         return state, detail
 
-    def stop(self) -> None:
-        self.handle.stop()
+    def stop(self, reason: str) -> None:
+        """A graceful stop through the worker's queue; `reason` (vitui.stops) becomes the run's final detail."""
+        self.handle.stop(reason)
 
     def send(self, message: dict[str, Any]) -> None:
         """A control message for the worker, e.g. {"action": "set", "values": {"temperature": 0.5}}."""
@@ -119,9 +120,10 @@ class TailSource:
             detail = detail or "worker process died without finishing"
         return info.state, detail
 
-    def stop(self) -> None:
-        """Ask the worker for a graceful stop through its run folder (it saves a checkpoint at its next logging point)."""
-        self.send({"action": "stop", "reason": "stopped from another vitui (runs browser or vitui watch)"})
+    def stop(self, reason: str) -> None:
+        """Ask the worker for a graceful stop through its run folder (it saves a checkpoint at its next logging
+        point and records `reason`, e.g. vitui.stops.FROM_BROWSER)."""
+        self.send({"action": "stop", "reason": reason})
 
     def send(self, message: dict[str, Any]) -> None:
         """A control message for the worker, through the run folder (works for runs on another host that share it)."""

@@ -17,7 +17,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from vitui import runstore
-from vitui.runmodel import LIVE_CHARTS, RunModel, SpecSource, load_model
+from vitui.runmodel import RunModel, SpecSource, live_charts, load_model
 from vitui.widgets.attention import AttentionView
 from vitui.widgets.charts import MetricChart
 from vitui.widgets.logpanel import LogPanel
@@ -69,9 +69,13 @@ class RunScreen(Screen):
         with TabbedContent(id="panels", initial="charts"):
             with TabPane("charts", id="charts"):
                 with Grid(id="chart-grid"):
-                    for spec in LIVE_CHARTS:
-                        yield MetricChart(spec.title, SpecSource(self.model, spec), smoothing=spec.smoothing,
-                                          id=f"chart-{spec.id}")
+                    specs = live_charts(self.model.config)
+                    markers = bool(getattr(self.app, "no_color", False))
+                    for i, spec in enumerate(specs):
+                        chart = MetricChart(spec.title, SpecSource(self.model, spec), smoothing=spec.smoothing,
+                                            id=f"chart-{spec.id}", markers=markers)
+                        chart.set_class(i == 0 and len(specs) % 2 == 1, "wide")  # three charts: loss on top, full width
+                        yield chart
             with TabPane("log", id="log"):
                 yield LogPanel(id="log-panel")
             with TabPane("results", id="results"):

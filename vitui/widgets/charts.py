@@ -7,6 +7,7 @@ for focus or layout cost nothing.
 
 from __future__ import annotations
 
+import math
 from typing import Protocol
 
 from rich.align import Align
@@ -21,19 +22,26 @@ from vitui.series import AXES
 ROLE_COLOURS = {"train": "cyan", "val": "orange", "lr": "magenta", "speed": "green"}
 RUN_COLOURS = ["cyan", "orange", "magenta", "green", "yellow", "red", "blue", "white"]
 RUN_STYLES = ["cyan", "dark_orange", "magenta", "green", "yellow", "red", "blue", "white"]  # the same, for rich
-# Without colour (NO_COLOR) overlaid runs are told apart by their marker instead.
+# Without colour (NO_COLOR) overlaid runs, and train against validation, are told apart by their marker instead.
 RUN_MARKERS = ["braille", "•", "x", "+", "o", "*", "#", "="]
+ROLE_MARKERS = {"val": "•"}
 FAINT = (105, 105, 105)
 SMOOTHING_STEPS = (0.0, 0.3, 0.6, 0.8, 0.9, 0.95, 0.99)
 
 
 class ChartSource(Protocol):
-    """Where a chart's lines come from: a version that changes with the data, and the traces themselves."""
+    """Where a chart's lines come from: a version that changes with the data, the traces themselves, the unit
+    of their y values ("%" or ""), and why there are none when there are none."""
 
     @property
     def version(self) -> object: ...
 
+    @property
+    def y_unit(self) -> str: ...
+
     def traces(self, columns: int, axis: str, smoothing: float) -> list[Trace]: ...
+
+    def empty_note(self) -> str: ...
 
 
 def role_colour(role: str) -> str:
@@ -64,7 +72,7 @@ class MetricChart(PlotextPlot, can_focus=True):
         self.log_y = False
         self.axes = axes
         self.axis = axes[0]
-        self.markers = markers  # distinct markers per run (for NO_COLOR)
+        self.markers = markers  # distinct markers per run and per role (for NO_COLOR)
         self._cache_key: tuple | None = None
         self._cache: Text | Align | None = None
 
@@ -109,17 +117,17 @@ class MetricChart(PlotextPlot, can_focus=True):
         key = (self.source.version, width, height, self.smoothing, self.log_y, self.axis, self.has_focus, self.app.theme)
         if key == self._cache_key and self._cache is not None:
             return self._cache
-        traces = self.source.traces(max(8, width - 10), self.axis, self.smoothing) if width > 0 else []
-        if self.log_y:
-            traces = [_positive(t) for t in traces]
-        traces = [t for t in traces if t.x]
-        if not traces:
+        traces = [t for t in self.source.traces(max(8, width - 10), self.axis, self.smoothing) if t.x] if width > 0 else []
+        drawable = [t for t in map(_positive, traces) if t.x] if self.log_y else traces
+        if not drawable:
+            # Not cached: the note follows the run's progress and state, which the data version does not.
             text = Text(self.describe(), style="bold", justify="center")
-            text.append("\n\nwaiting for data…", style="dim")
-            result = Align.center(text, vertical="middle")
-        else:
-            self._draw(traces)
-            result = super().render()  # sizes the figure, applies the theme, builds the text
+            note = "nothing to draw on a log scale: no value above 0" if traces else self.source.empty_note()
+            text.append(f"\n\n{note}", style="dim")
+            self._cache_key = None
+            return Align.center(text, vertical="middle")
+        self._draw(drawable)
+        result = super().render()  # sizes the figure, applies the theme, builds the text
         self._cache_key, self._cache = key, result
         return result
 
@@ -135,9 +143,7 @@ class MetricChart(PlotextPlot, can_focus=True):
         for trace in traces:
             xs = [x * scale for x in trace.x] if scale != 1.0 else trace.x
             colour = FAINT if trace.faint else role_colour(trace.role)
-            marker = "braille"
-            if self.markers and trace.role.startswith("run") and not trace.faint:
-                marker = RUN_MARKERS[int(trace.role[3:]) % len(RUN_MARKERS)]
+            marker = self._marker(trace)
             plt.plot(xs, trace.y, color=colour, marker=marker, label=trace.label if labelled else None)
         if self.log_y:
             plt.yscale("log")
@@ -146,7 +152,20 @@ class MetricChart(PlotextPlot, can_focus=True):
             hi = max(max(t.y) for t in traces)
             ticks, labels = y_ticks(lo, hi, max(2, min(5, (self.size.height - 3) // 2)))
             plt.ylim(ticks[0], ticks[-1])
-            plt.yticks(ticks, labels)
+            plt.yticks(ticks, [label + self.source.y_unit for label in labels])
+        if self.axis in ("step", "epoch"):  # steps and epochs are counted in whole numbers: so are their ticks
+            ticks = whole_ticks(min(min(t.x) for t in traces), max(max(t.x) for t in traces),
+                                max(2, min(6, self.size.width // 7)))
+            if len(ticks) >= 2:
+                plt.xticks(ticks, [str(t) for t in ticks])
+
+    def _marker(self, trace: Trace) -> str:
+        """Braille dots, unless colour is off: then runs, and validation against training, get their own marker."""
+        if not self.markers or trace.faint:
+            return "braille"
+        if trace.role.startswith("run"):
+            return RUN_MARKERS[int(trace.role[3:]) % len(RUN_MARKERS)]
+        return ROLE_MARKERS.get(trace.role, "braille")
 
 
 def y_ticks(lo: float, hi: float, count: int) -> tuple[list[float], list[str]]:
@@ -167,6 +186,18 @@ def y_ticks(lo: float, hi: float, count: int) -> tuple[list[float], list[str]]:
         if close and len(set(labels)) == count:
             break
     return ticks, labels
+
+
+def whole_ticks(lo: float, hi: float, most: int) -> list[int]:
+    """At most `most` round whole numbers in [lo, hi] (multiples of 1, 2, 3, 4, 5, 10, 20, 25, 50, ...), as many as
+    fit; plotext's own ticks put epochs at 3.8 and steps at 112.5."""
+    for power in range(0, 16):
+        for base in (1, 2, 3, 4, 5) if power == 0 else (1, 2, 2.5, 5):
+            step = int(base * 10 ** power)
+            ticks = list(range(math.ceil(lo / step) * step, math.floor(hi) + 1, step))
+            if len(ticks) <= most:
+                return ticks
+    return []
 
 
 def _positive(trace: Trace) -> Trace:

@@ -11,6 +11,7 @@ from textual.widgets import Static
 from vitui.headless import format_value
 from vitui.runmodel import RunModel
 from vitui.runviews import format_duration
+from vitui.stops import describe_end
 
 STATE_LOOK = {"created": ("…", "dim"), "running": ("▶", "bold cyan"), "completed": ("✔", "bold green"),
               "stopped": ("■", "bold yellow"), "failed": ("✖", "bold red")}
@@ -20,7 +21,7 @@ HEADLINE_KEYS = ("val_acc", "train_acc", "val_loss")
 def status_renderable(model: RunModel, stopping: bool = False) -> Group:
     """Three lines: who and what state; the progress bar and counters; speed, time and latest figures."""
     with model.lock:
-        config, p = model.config, model.progress
+        config, p = model.config, model.current_progress()
         symbol, style = STATE_LOOK.get(model.state, ("?", ""))
         state = "stopping…" if stopping and model.running else model.state
         head = Text.assemble((f"{symbol} {state}", style), "  ", (str(config.get("experiment", "")), "bold"), "  ",
@@ -65,7 +66,7 @@ def status_renderable(model: RunModel, stopping: bool = False) -> Group:
         if model.state == "failed":
             line = Text(f"failed: {model.last_error or model.detail or 'no error recorded'}", style="red")
         elif model.state == "stopped" and model.detail:
-            line = Text(f"stopped: {model.detail}  " + "  ".join(facts), style="yellow")
+            line = Text("  ".join([describe_end(model.state, model.detail), *facts]), style="yellow")
         for text in (head, line):
             text.no_wrap, text.overflow = True, "ellipsis"
         return Group(head, bar, line)

@@ -11,7 +11,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from vitui.events import Evaluation
-from vitui.headless import evaluation_table, format_value
+from vitui.headless import evaluation_table, format_point, format_value
 from vitui.runmodel import RunModel
 
 
@@ -28,7 +28,8 @@ def figures_table(model: RunModel, summary: dict[str, Any]) -> Table | None:
     best = summary.get("best") or {}
     if best.get("value") is not None:
         shown = format_value(best["name"], best["value"]).removeprefix(f"{best['name']} ")
-        table.add_row(f"best {best['name']}", f"{shown} (epoch {best.get('epoch')})")
+        when = format_point(model.config, best.get("step", 0), best.get("epoch", 0))
+        table.add_row(f"best {best['name']}", f"{shown} ({when})")
     return table
 
 
