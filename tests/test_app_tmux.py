@@ -191,3 +191,58 @@ def test_quit_leaving_the_run_going_returns_at_once(terminal):
     assert json.loads((run / "status.json").read_text())["state"] == "stopped"
     assert list(read_events(run))[-1].state == "stopped"
     assert (run / "checkpoints" / "last.pt").is_file()
+
+
+def parent_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def wait_for_status(run: Path, state: str, timeout: float = 60) -> dict:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        status = json.loads((run / "status.json").read_text())
+        if status["state"] == state:
+            return status
+        time.sleep(0.2)
+    raise AssertionError(f"the run did not become {state}: {(run / 'status.json').read_text()}")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_or_sighup_to_the_app_leaves_the_run_going_and_restores_the_terminal(terminal, signum):
+    start, tmp_path = terminal
+    session = start(iterations=10_000_000)
+    launch_and_watch(session)
+    run = only_run(tmp_path)
+    worker = json.loads((run / "status.json").read_text())["pid"]
+    os.kill(parent_of(worker), signum)  # the app: the worker's parent
+    text = session.wait_for(lambda t: exit_code(t) is not None, 10, "the app to exit")
+    assert exit_code(text) == 0 and f"{run.name} is still training" in text
+    time.sleep(0.3)
+    assert session.flag("alternate_on") == "0" and session.flag("mouse_any_flag") == "0"
+    assert (tmp_path / "stty-before").read_text() == (tmp_path / "stty-after").read_text()
+    size = (run / "events.jsonl").stat().st_size
+    time.sleep(1.0)
+    assert (run / "events.jsonl").stat().st_size > size, "the run stopped when the app got the signal"
+    # Not Ctrl-C: the worker is no longer in the terminal's foreground, and the stop says so.
+    os.kill(worker, signal.SIGINT)
+    assert wait_for_status(run, "stopped")["detail"] == "stopped by SIGINT"
+
+
+@pytest.mark.slow
+def test_stop_and_quit_is_gone_at_once_and_the_run_records_why_it_stopped(terminal):
+    start, tmp_path = terminal
+    session = start(iterations=10_000_000)
+    launch_and_watch(session)
+    session.send("q")
+    session.wait_for(lambda t: "Stop & quit" in t, 10, "the quit dialog")
+    asked = time.monotonic()
+    session.send("s")
+    text = session.wait_for(lambda t: exit_code(t) is not None, 10, "the app to exit")
+    took = time.monotonic() - asked
+    # ~0.4 s on an idle 2-core machine; the bound leaves room for a loaded one (the app no longer waits for
+    # the run's checkpoint, which the Pilot test times to under a second).
+    assert exit_code(text) == 0 and took < 3.0, f"quitting took {took:.1f}s"
+    run = only_run(tmp_path)
+    assert wait_for_status(run, "stopped")["detail"] == "stopped by the user on quitting vitui"
+    assert (run / "checkpoints" / "last.pt").is_file()
