@@ -20,7 +20,7 @@ import pytest
 
 from vitui.runstore import read_events
 
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+pytestmark = [pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"), pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parent.parent
 BRAILLE = re.compile("[\u2801-\u28ff]")
@@ -103,7 +103,8 @@ def terminal(tmp_path):
     configs.mkdir()
     sessions = []
 
-    def start(iterations: int) -> Tmux:
+    def start(iterations: int, command: str = "") -> Tmux:
+        """The app (or `vitui COMMAND ...`) in a fresh tmux session, in the test's folder."""
         (configs / "tiny-mlp.toml").write_text(
             'description = "a small NumPy MLP run for the terminal test"\nmodel = "mlp-numpy"\ndataset = "mnist"\n'
             f"per_class = 50\nlr = 0.5\niterations = {iterations}\nlog_every = 10\neval_every = 100\n"
@@ -112,7 +113,7 @@ def terminal(tmp_path):
                "PS1": "'$ '"}
         session = Tmux(f"vitui-test-{os.getpid()}-{len(sessions)}", env)
         sessions.append(session)
-        session.send(f"cd {tmp_path} && stty -g > stty-before && {sys.executable} -m vitui --runs-dir runs "
+        session.send(f"cd {tmp_path} && stty -g > stty-before && {sys.executable} -m vitui {command} --runs-dir runs "
                      f"--data-dir {data}; echo EXIT=$?; stty -g > stty-after", "Enter")
         return session
 
@@ -207,7 +208,6 @@ def wait_for_status(run: Path, state: str, timeout: float = 60) -> dict:
     raise AssertionError(f"the run did not become {state}: {(run / 'status.json').read_text()}")
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
 def test_sigterm_or_sighup_to_the_app_leaves_the_run_going_and_restores_the_terminal(terminal, signum):
     start, tmp_path = terminal
@@ -229,7 +229,6 @@ def test_sigterm_or_sighup_to_the_app_leaves_the_run_going_and_restores_the_term
     assert wait_for_status(run, "stopped")["detail"] == "stopped by SIGINT"
 
 
-@pytest.mark.slow
 def test_stop_and_quit_is_gone_at_once_and_the_run_records_why_it_stopped(terminal):
     start, tmp_path = terminal
     session = start(iterations=10_000_000)
@@ -246,3 +245,13 @@ def test_stop_and_quit_is_gone_at_once_and_the_run_records_why_it_stopped(termin
     run = only_run(tmp_path)
     assert wait_for_status(run, "stopped")["detail"] == "stopped by the user on quitting vitui"
     assert (run / "checkpoints" / "last.pt").is_file()
+
+
+def test_ctrl_c_in_a_headless_terminal_is_recorded_as_ctrl_c(terminal):
+    start, tmp_path = terminal
+    session = start(iterations=10_000_000, command="run tiny-mlp --no-tui")
+    session.wait_for(lambda t: "iteration 100/" in t, 60, "the first evaluation line")
+    session.send("C-c")
+    text = session.wait_for(lambda t: exit_code(t) is not None, 60, "the command to exit")
+    assert exit_code(text) == 130 and "run stopped by Ctrl-C" in text
+    assert json.loads((only_run(tmp_path) / "status.json").read_text())["detail"] == "stopped by Ctrl-C"

@@ -56,3 +56,21 @@ def test_runs_list_and_show(tmp_path, mnist_small):
     assert shown.returncode == 0
     for word in ("completed", "per_class", "test_acc", "precision", "confusion matrix"):
         assert word in shown.stdout
+
+
+@pytest.mark.slow
+def test_runs_compare_never_prints_a_loss_as_a_percent(tmp_path, mnist_small):
+    from tests.conftest import require, shared_data
+
+    require(shared_data() / "dinos.txt")
+    run_vitui("run", "mlp-mnist", "--no-tui", "--runs-dir", str(tmp_path), "--data-dir", str(mnist_small),
+              "--set", "iterations=20", "--set", "eval_every=10", "--set", "per_class=20")
+    run_vitui("run", "rnn-dinos", "--no-tui", "--runs-dir", str(tmp_path), "--data-dir", str(shared_data()),
+              "--set", "iterations=400", "--set", "eval_every=200", "--set", "log_every=100")
+    result = run_vitui("runs", "compare", "mlp-mnist", "rnn-dinos", "--runs-dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    rows = {model: " ".join(lines[i:i + 2]) for i, line in enumerate(lines) for model in ("mlp-numpy", "rnn-numpy")
+            if model in line}  # a row is two lines: the figure over its name, the iteration over the time
+    assert "train_acc" in rows["mlp-numpy"] and "%" in rows["mlp-numpy"] and "iteration 20" in rows["mlp-numpy"]
+    assert "val_loss" in rows["rnn-numpy"] and "%" not in rows["rnn-numpy"] and "iteration" in rows["rnn-numpy"]

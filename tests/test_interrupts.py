@@ -12,6 +12,9 @@ import torch
 
 from tests.conftest import REPO, run_vitui
 from vitui import runstore
+from vitui.runviews import format_duration
+
+pytestmark = pytest.mark.slow  # every test here starts a real worker
 
 
 def start_long_run(tmp_path, data_dir):
@@ -48,9 +51,22 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_130(tmp_path, mnist_small):
     assert proc.returncode == 130, err
     assert "stopped" in out
     assert runstore.load_run(run_dir).state == "stopped"
+    # No terminal here (a new session): the SIGINT came from kill, and the run says so, not "Ctrl-C".
+    assert runstore.load_run(run_dir).status["detail"] == "stopped by SIGINT"
     state = torch.load(run_dir / "checkpoints" / "last.pt", weights_only=True)
     assert state["step"] > 0
     assert_every_line_parses(run_dir)
+
+
+def test_sigterm_to_the_headless_command_stops_the_run_gracefully_and_says_so(tmp_path, mnist_small):
+    proc, run_dir = start_long_run(tmp_path, mnist_small)
+    os.kill(proc.pid, signal.SIGTERM)  # only the command, as `kill PID` does: it asks its worker to stop
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "run stopped by SIGTERM" in out
+    run = runstore.load_run(run_dir)
+    assert run.state == "stopped" and run.status["detail"] == "stopped by SIGTERM"
+    assert (run_dir / "checkpoints" / "last.pt").is_file()
 
 
 def test_sigkill_of_the_worker_is_recorded_as_failed(tmp_path, mnist_small):
@@ -65,12 +81,17 @@ def test_sigkill_of_the_worker_is_recorded_as_failed(tmp_path, mnist_small):
     assert run.state == "failed" and "signal 9" in run.status["detail"]
 
 
-def test_sigkill_of_the_whole_tree_shows_as_crashed(tmp_path, mnist_small):
+def test_sigkill_of_the_whole_tree_shows_as_crashed_with_how_long_it_ran(tmp_path, mnist_small):
     proc, run_dir = start_long_run(tmp_path, mnist_small)
+    time.sleep(2.0)  # let it train a while: its duration must show that, not 0m00s
     os.killpg(proc.pid, signal.SIGKILL)
     proc.communicate(timeout=30)
     time.sleep(0.5)  # the worker is killed with its group; give the kernel a moment to reap it
     assert assert_every_line_parses(run_dir) > 5
-    assert runstore.load_run(run_dir).status["state"] == "running"  # nobody was left to say otherwise
+    run = runstore.load_run(run_dir)
+    assert run.status["state"] == "running"  # nobody was left to say otherwise
+    last = list(runstore.read_events(run_dir))[-1].t
+    assert run.duration == pytest.approx(last - run.status["started"]) and run.duration >= 1.5
     listing = run_vitui("runs", "list", "--runs-dir", str(tmp_path))
     assert "failed (crashed)" in listing.stdout
+    assert format_duration(run.duration) in listing.stdout and "0m00s" not in listing.stdout

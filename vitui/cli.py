@@ -242,9 +242,7 @@ def misclassified(
 @runs_app.command("compare")
 def runs_compare(run_names: list[str] = typer.Argument(..., metavar="RUN...", help="runs to compare (names or unique parts)"),
                  runs_dir: Optional[Path] = RUNS_DIR_OPTION) -> None:
-    """Models side by side: parameters, multiply-adds per image, images/s, best accuracy and time to reach it."""
-    from rich.console import Console
-
+    """Models side by side: parameters, multiply-adds per image, images/s, the best figure and when it came."""
     from vitui.comparison import comparison_table
     from vitui.runstore import find_run, load_run
 
@@ -253,7 +251,7 @@ def runs_compare(run_names: list[str] = typer.Argument(..., metavar="RUN...", he
         runs = [load_run(find_run(folder, name)) for name in run_names]
     except LookupError as exc:
         raise fail(str(exc)) from None
-    Console().print(comparison_table(runs))
+    make_console().print(comparison_table(runs))
 
 
 @app.command()

@@ -1,4 +1,4 @@
-"""Provides the model comparison table (e.g. CNN against ViT): size, cost, speed and the best accuracy reached."""
+"""Provides the model comparison table (e.g. CNN against ViT): size, cost, speed and the best figure reached."""
 
 from __future__ import annotations
 
@@ -43,19 +43,24 @@ def comparison_table(runs: list[RunInfo]) -> Table:
     (or iteration) and wall time at which it was reached."""
     table = Table(title="models compared", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
                   padding=0)
-    table.add_column("run", no_wrap=True, overflow="ellipsis", min_width=8, max_width=22)
+    # The run's name folds over the two lines a row has anyway (best and reached are two lines), whole.
+    table.add_column("run", overflow="fold", min_width=8, max_width=25)
     table.add_column("model", no_wrap=True, min_width=6)
     table.add_column("dataset", no_wrap=True, overflow="ellipsis", min_width=5, max_width=12)
-    for name in ("params", "MACs/img", "img/s", "best", "reached"):
+    for name in ("params", "MACs", "img/s", "best", "reached"):
         table.add_column(name, justify="right", no_wrap=True, min_width=len(name))
     for run in runs:
         row = comparison_row(run)
-        # "val_acc 93.12%" or "val_loss 1.9144": a loss is never a percent.
-        best = "-" if row["best"] is None else format_value(row["best_name"] or "best", row["best"])
+        # "93.12%" over "val_acc", or "1.9144" over "val_loss": a loss is never a percent. Two lines a cell,
+        # so the table fits 80 columns.
+        best = "-"
+        if row["best"] is not None:
+            name = row["best_name"] or "best"
+            best = f"{format_value(name, row['best']).removeprefix(name + ' ')}\n{name}"
         reached = "-"
         if row["best_time"] is not None:
             where = format_point(run.config, row["best_step"] or 0, row["best_epoch"] or 0)
-            reached = f"{where}, {_duration(row['best_time'])}"
+            reached = f"{where}\n{_duration(row['best_time'])}"
         table.add_row(row["run"], str(row["model"]), str(row["dataset"]), si(row["params"]), si(row["macs"]),
                       "-" if row["img/s"] is None else f"{row['img/s']:,.0f}", best, reached)
     return table
