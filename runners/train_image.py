@@ -148,6 +148,9 @@ def train(config: RunConfig, ctx: RunContext) -> dict[str, Any]:
                         step=step, epoch=epoch, config=config_dict)
         ctx.log_file.sync()
 
+    # The totals before the first logging interval: a view can count epochs and steps per epoch from the start.
+    ctx.emit(Progress(step=0, total_steps=total_steps, epoch=1, total_epochs=cfg.epochs))
+
     # ---- loop
     step = 0
     epoch = 0

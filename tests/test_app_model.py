@@ -145,13 +145,17 @@ def test_an_empty_chart_says_why_in_the_runs_own_settings():
     loss, accuracy, lr = (next(s for s in LIVE_CHARTS if s.id == i) for i in ("loss", "accuracy", "lr"))
     image = RunModel("r", resolve("cnn-cifar10", {"epochs": "3", "log_every": "50"}).to_dict())
     assert empty_reason(loss, image) == "no training-loss readings yet: one every 50 steps (log_every)"
-    image.apply([Status(state="running", t=T0),
-                 Progress(step=48, total_steps=144, epoch=1, total_epochs=3, t=T0 + 5),
-                 Metric(step=48, epoch=1, split="epoch", values={"train_loss": 2.1, "train_acc": 0.2}, t=T0 + 5)])
+    image.apply([Status(state="running", t=T0), Progress(step=0, total_steps=144, epoch=1, total_epochs=3, t=T0)])
     assert empty_reason(loss, image) == "no training-loss readings yet: log_every 50 > 48 steps per epoch"
-    image.apply([Progress(step=144, total_steps=144, epoch=3, total_epochs=3, t=T0 + 15)])
-    image.finish("completed")
-    assert empty_reason(lr, image) == "no learning-rate readings: the run ended at step 144, before the first at step 50"
+    assert empty_reason(accuracy, image) == "no accuracy readings yet: one at the end of each epoch"
+    # The image trainer also logs its learning rate at the end of each epoch.
+    assert empty_reason(lr, image) == ("no learning-rate readings yet: one at the end of each epoch "
+                                       "(log_every 50 > 48 steps per epoch)")
+    short = RunModel("r", resolve("cnn-cifar10", {"epochs": "3", "log_every": "200"}).to_dict())
+    short.apply([Status(state="running", t=T0), Progress(step=144, total_steps=144, epoch=3, total_epochs=3, t=T0),
+                 Metric(step=144, epoch=3, split="epoch", values={"train_loss": 2.1, "train_acc": 0.2, "lr": 0.1}, t=T0),
+                 Status(state="completed", t=T0 + 9)])
+    assert empty_reason(loss, short) == "no training-loss readings: the run ended at step 144, before the first at step 200"
     mlp = RunModel("r", resolve("mlp-mnist").to_dict())
     assert empty_reason(accuracy, mlp) == "no accuracy readings yet: one every 100 iterations (eval_every)"
 

@@ -74,9 +74,9 @@ NO_ACCURACY_TASKS = ("chars",)
 
 # When each chart gets its readings: "log" (every log_every steps) or "eval" (at each evaluation: the end of
 # every epoch for image models, every eval_every iterations for the others). The image trainer logs its
-# learning rate with the loss.
+# learning rate with the loss and at the end of each epoch, whichever comes first ("log-or-eval").
 CADENCE = {"loss": "log", "accuracy": "eval", "lr": "eval", "speed": "eval"}
-IMAGE_CADENCE = {**CADENCE, "lr": "log"}
+IMAGE_CADENCE = {**CADENCE, "lr": "log-or-eval"}
 
 
 def live_charts(config: dict[str, Any]) -> list[ChartSpec]:
@@ -94,10 +94,13 @@ def empty_reason(spec: ChartSpec, model: "RunModel") -> str:
     task = config.get("task", "")
     unit = p.unit if p is not None else ("step" if task == "image" else "iteration")
     kind = (IMAGE_CADENCE if task == "image" else CADENCE).get(spec.id, "eval")
-    if kind == "log":
-        every = int(config.get("log_every") or 1)
+    every = int(config.get("log_every") or 1)
+    per_epoch = p.total_steps // p.total_epochs if p is not None and p.unit == "step" and p.total_epochs else 0
+    if kind == "log-or-eval" and per_epoch and every > per_epoch:
+        first = "the end of epoch 1"
+        why = f"one at the end of each epoch (log_every {every:,} > {per_epoch:,} steps per epoch)"
+    elif kind in ("log", "log-or-eval"):
         first = f"{unit} {every:,}"
-        per_epoch = p.total_steps // p.total_epochs if p is not None and p.unit == "step" and p.total_epochs else 0
         if per_epoch and every > per_epoch:
             why = f"log_every {every:,} > {per_epoch:,} steps per epoch"
         else:

@@ -156,7 +156,7 @@ class MetricChart(PlotextPlot, can_focus=True):
         if self.axis in ("step", "epoch"):  # steps and epochs are counted in whole numbers: so are their ticks
             ticks = whole_ticks(min(min(t.x) for t in traces), max(max(t.x) for t in traces),
                                 max(2, min(6, self.size.width // 7)))
-            if len(ticks) >= 2:
+            if ticks:
                 plt.xticks(ticks, [str(t) for t in ticks])
 
     def _marker(self, trace: Trace) -> str:
