@@ -43,10 +43,9 @@ def comparison_table(runs: list[RunInfo]) -> Table:
     (or iteration) and wall time at which it was reached."""
     table = Table(title="models compared", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
                   padding=0)
-    # The run's name folds over the two lines a row has anyway (best and reached are two lines), whole.
-    table.add_column("run", overflow="fold", min_width=8, max_width=25)
+    table.add_column("run", overflow="fold", min_width=15, max_width=25)  # "20261129-033449" whole
     table.add_column("model", no_wrap=True, min_width=6)
-    table.add_column("dataset", no_wrap=True, overflow="ellipsis", min_width=5, max_width=12)
+    table.add_column("dataset", no_wrap=True, overflow="ellipsis", min_width=5, max_width=9)
     for name in ("params", "MACs", "img/s", "best", "reached"):
         table.add_column(name, justify="right", no_wrap=True, min_width=len(name))
     for run in runs:
@@ -61,9 +60,18 @@ def comparison_table(runs: list[RunInfo]) -> Table:
         if row["best_time"] is not None:
             where = format_point(run.config, row["best_step"] or 0, row["best_epoch"] or 0)
             reached = f"{where}\n{_duration(row['best_time'])}"
-        table.add_row(row["run"], str(row["model"]), str(row["dataset"]), si(row["params"]), si(row["macs"]),
+        table.add_row(_two_lines(row["run"]), str(row["model"]), str(row["dataset"]), si(row["params"]), si(row["macs"]),
                       "-" if row["img/s"] is None else f"{row['img/s']:,.0f}", best, reached)
     return table
+
+
+def _two_lines(run_name: str) -> str:
+    """A run's name over the two lines its row has anyway: "20261129-033449" above "cnn-cifar10"."""
+    stamp, _, rest = run_name.partition("-")
+    time_part, _, experiment = rest.partition("-")
+    if len(stamp) == 8 and len(time_part) == 6 and experiment:
+        return f"{stamp}-{time_part}\n{experiment}"
+    return run_name
 
 
 def _duration(seconds: float) -> str:
