@@ -375,3 +375,11 @@ def test_step_and_epoch_ticks_are_whole_numbers():
     assert whole_ticks(50, 300, 6) == [50, 100, 150, 200, 250, 300]  # plotext's own: 50.0 112.5 175.0 ...
     assert whole_ticks(500, 35_000, 6) == [10_000, 20_000, 30_000]
     assert whole_ticks(0.1, 0.9, 5) == []  # no whole number inside: plotext's ticks stay
+
+
+def test_a_flat_accuracy_gets_room_inside_0_to_100_percent():
+    from vitui.widgets.charts import y_ticks
+
+    ticks, labels = y_ticks(94.5, 94.5, 3, (0.0, 100.0))
+    assert ticks[0] < 94.5 < ticks[-1] == 100.0 and float(labels[-1]) == 100.0
+    assert y_ticks(100.0, 100.0, 3, (0.0, 100.0))[0][-1] == 100.0

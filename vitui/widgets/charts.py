@@ -150,7 +150,8 @@ class MetricChart(PlotextPlot, can_focus=True):
         else:
             lo = min(min(t.y) for t in traces)
             hi = max(max(t.y) for t in traces)
-            ticks, labels = y_ticks(lo, hi, max(2, min(5, (self.size.height - 3) // 2)))
+            bounds = (0.0, 100.0) if self.source.y_unit == "%" else None
+            ticks, labels = y_ticks(lo, hi, max(2, min(5, (self.size.height - 3) // 2)), bounds)
             plt.ylim(ticks[0], ticks[-1])
             plt.yticks(ticks, [label + self.source.y_unit for label in labels])
         if self.axis in ("step", "epoch"):  # steps and epochs are counted in whole numbers: so are their ticks
@@ -168,12 +169,15 @@ class MetricChart(PlotextPlot, can_focus=True):
         return ROLE_MARKERS.get(trace.role, "braille")
 
 
-def y_ticks(lo: float, hi: float, count: int) -> tuple[list[float], list[str]]:
+def y_ticks(lo: float, hi: float, count: int, bounds: tuple[float, float] | None = None) -> tuple[list[float], list[str]]:
     """Evenly spaced ticks over [lo, hi] with the shortest labels that are distinct and within 2% of the
-    range of their tick (plotext's own labels for a learning rate read 0.0009995)."""
+    range of their tick (plotext's own labels for a learning rate read 0.0009995). `bounds` keeps the room
+    given to a flat line inside what the values can be (an accuracy of 104% is no tick)."""
     if hi <= lo:  # a flat line: give it some room
         pad = abs(lo) * 0.1 or 1.0
         lo, hi = lo - pad, hi + pad
+        if bounds is not None:
+            lo, hi = max(lo, bounds[0]), min(hi, bounds[1])
     ticks = [lo + (hi - lo) * i / (count - 1) for i in range(count)]
     labels: list[str] = []
     tiny_or_huge = any(t != 0 and (abs(t) < 1e-2 or abs(t) >= 1e5) for t in ticks)
