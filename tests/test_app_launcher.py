@@ -1,5 +1,7 @@
 """Pilot tests of the launcher: settings checked as you type, model and data set choices, Enter launches."""
 
+from contextlib import asynccontextmanager
+
 from app_fakes import wait_until, widget_text, ScriptedStarter, mlp_script, run_async
 from vitui.app import make_app
 from vitui.screens.launcher import LauncherScreen
@@ -99,12 +101,21 @@ def burst(app, *keys: str) -> None:
         app.post_message(events.Key(key, key if len(key) == 1 else None))
 
 
-@run_async
-async def test_keys_typed_in_a_burst_give_exactly_the_typed_text(tmp_path):
+@asynccontextmanager
+async def launcher_on(tmp_path, experiment: str):
+    """The app at 80x24 on the launcher with `experiment` loaded: (app, pilot, screen)."""
     starter = ScriptedStarter(mlp_script(), hold=False)
     app = make_app(tmp_path, start_run=starter)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await open_launcher(pilot, app, "cnn-bn-cifar10")
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            yield app, pilot, await open_launcher(pilot, app, experiment)
+    finally:
+        starter.close()
+
+
+@run_async
+async def test_keys_typed_in_a_burst_give_exactly_the_typed_text(tmp_path):
+    async with launcher_on(tmp_path, "cnn-bn-cifar10") as (app, pilot, screen):
         epochs, lr = screen.query_one("#set-epochs"), screen.query_one("#set-lr")
         epochs.focus()
         await pilot.pause()
@@ -116,15 +127,11 @@ async def test_keys_typed_in_a_burst_give_exactly_the_typed_text(tmp_path):
         burst(app, "end", "backspace", "5", "left", "left", "delete", "2", "home", "delete", "7")
         await pilot.pause()
         assert lr.value == "7.025" and screen.edits["lr"] == "7.025"  # 0.001 -> 0.005 -> 0.025 -> 7.025
-    starter.close()
 
 
 @run_async
 async def test_the_help_line_follows_the_focused_field(tmp_path):
-    starter = ScriptedStarter(mlp_script(), hold=False)
-    app = make_app(tmp_path, start_run=starter)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await open_launcher(pilot, app, "cnn-bn-cifar10")
+    async with launcher_on(tmp_path, "cnn-bn-cifar10") as (app, pilot, screen):
         assert message(screen) == ("", False)  # the experiment list: no field
         await pilot.press("tab")
         assert message(screen) == ("model: which model to train", False)
@@ -146,4 +153,3 @@ async def test_the_help_line_follows_the_focused_field(tmp_path):
         assert message(screen) == ("batch_size: images per step", False)
         await pilot.press("escape")
         assert app.focused.id == "experiment-list" and message(screen) == ("", False)
-    starter.close()

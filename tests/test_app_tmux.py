@@ -162,19 +162,28 @@ def test_launch_watch_and_quit_restores_the_terminal(terminal):
     assert list(read_events(run))[-1].state == "completed"
 
 
+def quit_choosing(session: Tmux, key: str) -> float:
+    """Press q, then `key` in the quit dialog; the seconds from the choice until the shell has its terminal back.
+
+    ~0.4 s on an idle 2-core machine for either choice; the tests' bound leaves room for a loaded one (the
+    Pilot test times the app itself to under a second).
+    """
+    session.send("q")
+    session.wait_for(lambda t: "Leave running" in t, 10, "the quit dialog")
+    asked = time.monotonic()
+    session.send(key)
+    text = session.wait_for(lambda t: exit_code(t) is not None, 10, "the app to exit")
+    assert exit_code(text) == 0
+    return time.monotonic() - asked
+
+
 def test_quit_leaving_the_run_going_returns_at_once(terminal):
     start, tmp_path = terminal
     session = start(iterations=10_000_000)  # far longer than the test: it must still be training after the app
     launch_and_watch(session)
-    session.send("q")
-    session.wait_for(lambda t: "Leave running" in t, 10, "the quit dialog")
-    asked = time.monotonic()
-    session.send("l")
-    text = session.wait_for(lambda t: exit_code(t) is not None, 10, "the app to exit")
-    took = time.monotonic() - asked
-    # The proof that quitting did not wait for the worker is that the run is still training after the
-    # app has gone; the time bound only catches a hang, with room for a loaded CI machine.
-    assert exit_code(text) == 0 and took < 8.0, f"quitting took {took:.1f}s"
+    took = quit_choosing(session, "l")
+    # The proof that quitting did not wait for the worker is that the run is still training after the app.
+    assert took < 3.0, f"quitting took {took:.1f}s"
     run = only_run(tmp_path)
     status = json.loads((run / "status.json").read_text())
     assert status["state"] == "running"
@@ -233,15 +242,8 @@ def test_stop_and_quit_is_gone_at_once_and_the_run_records_why_it_stopped(termin
     start, tmp_path = terminal
     session = start(iterations=10_000_000)
     launch_and_watch(session)
-    session.send("q")
-    session.wait_for(lambda t: "Stop & quit" in t, 10, "the quit dialog")
-    asked = time.monotonic()
-    session.send("s")
-    text = session.wait_for(lambda t: exit_code(t) is not None, 10, "the app to exit")
-    took = time.monotonic() - asked
-    # ~0.4 s on an idle 2-core machine; the bound leaves room for a loaded one (the app no longer waits for
-    # the run's checkpoint, which the Pilot test times to under a second).
-    assert exit_code(text) == 0 and took < 3.0, f"quitting took {took:.1f}s"
+    took = quit_choosing(session, "s")  # the app no longer waits for the run's checkpoint
+    assert took < 3.0, f"quitting took {took:.1f}s"
     run = only_run(tmp_path)
     assert wait_for_status(run, "stopped")["detail"] == "stopped by the user on quitting vitui"
     assert (run / "checkpoints" / "last.pt").is_file()
