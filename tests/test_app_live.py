@@ -4,6 +4,7 @@ import io
 
 import pytest
 from rich.console import Console
+from textual import events
 from textual.widgets import TabPane
 
 from app_fakes import CRASH, PAUSE, T0, ScriptedStarter, mlp_script, run_async, wait_until
@@ -244,3 +245,15 @@ async def test_resizes_cleanly(tmp_path, starter):
             lines = chart.render().plain.splitlines()
             assert max(len(line) for line in lines) <= chart.size.width
         assert widths[0] < widths[2] and widths[0] == widths[3]
+
+
+@run_async
+async def test_panel_keys_pressed_fast_land_on_the_right_panel(tmp_path, starter):
+    """Each `p` moves one panel on, even when the next comes before the screen has redrawn."""
+    app = make_app(tmp_path, start_run=starter(mlp_script()), config=resolve("mlp-mnist"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, LiveRunScreen))
+        for _ in range(7):  # queued at once, as a fast typist's (or tmux's) keys arrive
+            app.post_message(events.Key("p", "p"))
+        await pilot.pause(0.5)
+        assert app.screen.query_one("TabbedContent").active == "config"

@@ -39,6 +39,16 @@ EXTRA_PANELS: dict[str, tuple[type[ExtraPanel], str]] = {
 }
 
 
+class Panels(TabbedContent):
+    """The run screen's tabs. A pane whose widget gets focus becomes the active one; keys can outrun those
+    focus messages (`p` pressed fast), so one that arrives after focus has moved on is ignored."""
+
+    def _on_tab_pane_focused(self, event: TabPane.Focused) -> None:
+        focused = self.screen.focused
+        if focused is None or event.tab_pane not in focused.ancestors:
+            event.prevent_default()  # stale: TabbedContent's own handler must not switch back to that pane
+
+
 class RunScreen(Screen):
     """Status and progress on top, panels below; subclasses decide where the model's events come from."""
 
@@ -66,7 +76,7 @@ class RunScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield RunStatusBar(id="run-status")
-        with TabbedContent(id="panels", initial="charts"):
+        with Panels(id="panels", initial="charts"):
             with TabPane("charts", id="charts"):
                 with Grid(id="chart-grid"):
                     for spec in LIVE_CHARTS:
@@ -150,18 +160,12 @@ class RunScreen(Screen):
             self.show_panel(ids[(ids.index(tabs.active) + 1) % len(ids)])
 
     def show_panel(self, pane_id: str) -> None:
-        """Switch panel and focus its first focusable widget (so its keys show in the footer)."""
-        # Drop focus first: a focused widget in the pane being hidden would hand focus to its neighbour
-        # in that pane, and a focused pane makes itself active again.
-        self.set_focus(None)
-        self.query_one(TabbedContent).active = pane_id
-        self.call_after_refresh(self._focus_in, pane_id)
-
-    def _focus_in(self, pane_id: str) -> None:
-        pane = self.query_one(f"#{pane_id}", TabPane)
-        target = next((w for w in pane.query("*") if w.focusable), None)
-        if target is not None:
-            target.focus()
+        """Switch panel and focus its first focusable widget, so its keys work at once and show in the footer."""
+        tabs = self.query_one(TabbedContent)
+        tabs.active = pane_id
+        # Focus now, not after a redraw: focus makes its pane the active one, so a deferred focus could pull
+        # the screen back to a panel the user has already left with another `p`.
+        self.set_focus(next((w for w in tabs.get_pane(pane_id).query("*") if w.focusable), None))
 
 
 class LiveRunScreen(RunScreen):
