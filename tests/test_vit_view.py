@@ -95,6 +95,7 @@ def test_pick_by_step():
 
 
 def test_attention_widget_keys_cycle_and_step():
+    from app_fakes import widget_text
     from textual.app import App, ComposeResult
 
     from vitui.widgets.attention import AttentionView
@@ -120,7 +121,11 @@ def test_attention_widget_keys_cycle_and_step():
             await pilot.press("end")
             assert view.current.step == 30
             await pilot.pause()
-            assert view.size.height == 1 + 1 + 4 + 1 + 1  # header, caption, 8 pixel rows, title, legend
+            body = view.query_one("#attention-body")
+            lines = widget_text(body).splitlines()
+            assert "step 30" in lines[0] and "layer 2/2, head 2/3" in lines[0] and "█" in lines[0]  # label, legend
+            assert "probe 2/2" in lines[1] and "map 3/3, following" in lines[1]
+            assert body.size.height == 1 + 1 + 4  # label and legend, caption, 8 pixel rows
 
     asyncio.run(scenario())
 
@@ -169,8 +174,8 @@ def test_narrow_terminal_drops_the_overlay_instead_of_cropping():
     wide.print(attention_panel(event))
     narrow = Console(color_system="truecolor", width=80, record=True)
     narrow.print(attention_panel(event))
-    wide_row = wide.export_text().splitlines()[1]
-    narrow_row = narrow.export_text().splitlines()[1]
+    wide_row = wide.export_text().splitlines()[2]  # under the label-and-legend line and the caption
+    narrow_row = narrow.export_text().splitlines()[2]
     assert wide_row.count(HALF) == 3 * 32 and narrow_row.count(HALF) == 2 * 32
 
 
