@@ -41,7 +41,7 @@ EXTRA_PANELS: dict[str, tuple[type[ExtraPanel], str]] = {
 
 def ended_reason(state: str) -> str:
     """What the names panel says in place of + and - once a run has ended."""
-    return f"the run {state}; `vitui sample` draws more names from its checkpoint"
+    return f"the run {state}; `vitui sample` draws new names"
 
 
 class RunScreen(Screen):
