@@ -220,23 +220,38 @@ class MisclassifiedGrid:
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         event = self.event
+        yield mistakes_title(event)
         if not event.images:
-            yield Text("no misclassified images: every validation image was right", "green")
             return
-        _, width = display_size(len(event.images[0]), len(event.images[0][0]), self.max_side)
-        cell = max(width, 12)
+        _, cell = mistake_size(event, self.max_side)
         columns = max(1, (options.max_width + 1) // (cell + 1))
         grid = Table.grid(padding=(0, 1))
         for _ in range(columns):
             grid.add_column(width=cell, no_wrap=True)
-        cells = []
-        for image, true, pred in zip(event.images, event.labels, event.predictions):
-            caption = mistake_caption(_name(event.class_names, true), _name(event.class_names, pred), cell)
-            cells.append(Group(caption, blocks(image_pixels(image, self.max_side))))
+        cells = [mistake_cell(event, i, self.max_side) for i in range(len(event.images))]
         for start in range(0, len(cells), columns):
             grid.add_row(*cells[start:start + columns])
-        yield Text(f"{len(event.images)} misclassified images at step {event.step} (true → predicted)", "bold")
         yield grid
+
+
+def mistakes_title(event: Misclassified) -> Text:
+    if not event.images:
+        return Text("no misclassified images: every validation image was right", "green")
+    return Text(f"{len(event.images)} misclassified images at step {event.step} (true → predicted)", "bold")
+
+
+def mistake_size(event: Misclassified, max_side: int = MAX_SIDE) -> tuple[int, int]:
+    """(lines, columns) one captioned picture takes: a caption line over the picture's half-block lines, at least
+    12 columns wide so that captions stay readable."""
+    height, width = display_size(len(event.images[0]), len(event.images[0][0]), max_side)
+    return 1 + -(-height // 2), max(width, 12)
+
+
+def mistake_cell(event: Misclassified, index: int, max_side: int = MAX_SIDE) -> Group:
+    """One wrong prediction: its caption, then its picture."""
+    caption = mistake_caption(_name(event.class_names, event.labels[index]),
+                              _name(event.class_names, event.predictions[index]), mistake_size(event, max_side)[1])
+    return Group(caption, blocks(image_pixels(event.images[index], max_side)))
 
 
 def mistake_caption(true: str, pred: str, width: int) -> Text:

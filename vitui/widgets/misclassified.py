@@ -1,17 +1,18 @@
 """Provides MisclassifiedView, a Textual widget showing the validation images an image model got wrong.
 
-The grid is usually taller than the terminal: the view scrolls with the arrows, page keys and the mouse wheel.
+The pictures are usually taller than the terminal: the view scrolls with the arrows, page keys and the mouse
+wheel. Each picture is its own small widget, so only those in sight are drawn (a dozen pictures drawn as one
+block took the better part of a second at each layout pass).
 """
 
 from __future__ import annotations
 
-from rich.console import RenderableType
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import VerticalScroll
+from textual.containers import ItemGrid, VerticalScroll
 from textual.widgets import Static
 
-from vitui.attention_view import MisclassifiedGrid
+from vitui.attention_view import mistake_cell, mistake_size, mistakes_title
 from vitui.events import Misclassified
 
 
@@ -20,7 +21,8 @@ class MisclassifiedView(VerticalScroll, can_focus=True):
 
     DEFAULT_CSS = """
     MisclassifiedView { height: 1fr; padding: 0 1; }
-    MisclassifiedView > #mistakes-body { width: 100%; height: auto; }
+    MisclassifiedView > #mistakes-title { height: auto; }
+    MisclassifiedView > #mistakes-grid { grid-gutter: 0 1; }
     """
 
     def __init__(self, event: Misclassified | None = None, **kwargs):
@@ -28,10 +30,13 @@ class MisclassifiedView(VerticalScroll, can_focus=True):
         self.event = event
 
     def compose(self) -> ComposeResult:
-        yield Static(id="mistakes-body")
+        yield Static(Text("no misclassified images yet: image runs log them when they finish", style="dim"),
+                     id="mistakes-title")
+        yield ItemGrid(id="mistakes-grid", stretch_height=False)
 
     def on_mount(self) -> None:
-        self._draw()  # an event fed before the tab was mounted (is_mounted is still False here)
+        if self.event is not None:
+            self._draw()  # an event fed before the tab was mounted (is_mounted is still False here)
 
     def add_event(self, event: Misclassified) -> None:
         """Show this run's newest mistakes (a run logs them once, at the end)."""
@@ -40,9 +45,16 @@ class MisclassifiedView(VerticalScroll, can_focus=True):
             self._draw()
 
     def _draw(self) -> None:
-        self.query_one("#mistakes-body", Static).update(self.content())
-
-    def content(self) -> RenderableType:
-        if self.event is None:
-            return Text("no misclassified images yet: image runs log them when they finish", style="dim")
-        return MisclassifiedGrid(self.event)
+        event = self.event
+        assert event is not None
+        self.query_one("#mistakes-title", Static).update(mistakes_title(event))
+        grid = self.query_one("#mistakes-grid", ItemGrid)
+        grid.remove_children()
+        if not event.images:
+            return
+        lines, columns = mistake_size(event)
+        grid.min_column_width = columns
+        cells = [Static(mistake_cell(event, i), classes="mistake") for i in range(len(event.images))]
+        for cell in cells:
+            cell.styles.width, cell.styles.height = columns, lines  # known in advance: no drawing just to measure
+        grid.mount_all(cells)
