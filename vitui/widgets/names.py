@@ -163,8 +163,8 @@ class NamesPanel(Vertical, can_focus=True):
         line = Text("temperature " + drawn_at, style="bold")
         if self.asked is not None and self.last is not None and abs(self.last.temperature - self.asked) < 1e-9:
             line.append(f" in use since iteration {self.in_use_since:,}", style="bold")
-        line.append("  +/- change it for the next samples", style="dim")
-        return line
+            return line.append("  +/- change", style="dim")
+        return line.append("  +/- change it for the next samples", style="dim")
 
     def _draw_chart(self) -> None:
         if not self.history or self._drawn == len(self.history):
@@ -178,6 +178,6 @@ class NamesPanel(Vertical, can_focus=True):
         steps = [s for s, _ in self.history]
         plt.plot(steps, [n * 100 for _, n in self.history], marker="braille")
         plt.ylim(0, 100)
-        plt.yticks([0, 25, 50, 75, 100])
+        plt.yticks([0, 50, 100])  # five ticks do not all fit the chart's few rows at 80x24
         plt.xlabel("iteration")
         chart.refresh()
