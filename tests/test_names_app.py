@@ -4,6 +4,8 @@ that has ended turns them off with a line saying so."""
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
+
 from textual import events
 
 from app_fakes import PAUSE, T0, ScriptedStarter, ScriptedWorker, run_async, screen_text, wait_until, write_run
@@ -35,6 +37,20 @@ async def names_panel(pilot, app, count: int = 2) -> NamesPanel:
     return app.screen.query_one(NamesPanel)
 
 
+@asynccontextmanager
+async def live_names_run(tmp_path):
+    """The app running a scripted rnn-dinos worker at 80x24, once its names panel holds two samples:
+    yields (app, pilot, panel, starter)."""
+    fake = ScriptedStarter(names_script())
+    app = make_app(tmp_path, start_run=fake, config=resolve("rnn-dinos"))
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, lambda: isinstance(app.screen, LiveRunScreen), what="the live screen")
+            yield app, pilot, await names_panel(pilot, app), fake
+    finally:
+        fake.close()
+
+
 def keys_at_once(app, *keys: str) -> None:
     """Keys in one burst, as a terminal delivers a fast hand, a paste or tmux send-keys: no pause between them."""
     characters = {"plus": "+", "minus": "-"}
@@ -42,52 +58,34 @@ def keys_at_once(app, *keys: str) -> None:
         app.post_message(events.Key(key, characters.get(key, key)))
 
 
-def header(panel: NamesPanel) -> str:
-    return str(panel.query_one("#names-header").render())
-
-
 @run_async
 async def test_plus_works_right_after_p_and_reaches_the_worker(tmp_path):
-    fake = ScriptedStarter(names_script())
-    app = make_app(tmp_path, start_run=fake, config=resolve("rnn-dinos"))
-    try:
-        async with app.run_test(size=SIZE) as pilot:
-            await wait_until(pilot, lambda: isinstance(app.screen, LiveRunScreen), what="the live screen")
-            panel = await names_panel(pilot, app)
-            sent = []
-            app.screen.session.source.send = sent.append  # what would reach the worker's control queue
-            keys_at_once(app, "p", "p", "p", "p", "plus")  # charts -> log -> results -> config -> names, then +
-            await wait_until(pilot, lambda: sent, what="the request")
-            assert sent == [{"action": "set", "values": {"temperature": 1.1}}]
-            assert app.focused is panel
-            await pilot.pause()
-            assert "temperature 1.1 asked, samples still at 1" in screen_text(app)
-            assert "+ hotter  - cooler" in screen_text(app).splitlines()[-1]  # the footer shows the keys
-    finally:
-        fake.close()
+    async with live_names_run(tmp_path) as (app, pilot, panel, _):
+        sent = []
+        app.screen.session.source.send = sent.append  # what would reach the worker's control queue
+        keys_at_once(app, "p", "p", "p", "p", "plus")  # charts -> log -> results -> config -> names, then +
+        await wait_until(pilot, lambda: sent, what="the request")
+        assert sent == [{"action": "set", "values": {"temperature": 1.1}}]
+        assert app.focused is panel
+        await pilot.pause()
+        assert "temperature 1.1 asked, samples still at 1" in screen_text(app)
+        assert "+ hotter  - cooler" in screen_text(app).splitlines()[-1]  # the footer shows the keys
 
 
 @run_async
 async def test_the_control_turns_off_with_a_reason_when_the_run_ends(tmp_path):
-    fake = ScriptedStarter(names_script())
-    app = make_app(tmp_path, start_run=fake, config=resolve("rnn-dinos"))
-    try:
-        async with app.run_test(size=SIZE) as pilot:
-            await wait_until(pilot, lambda: isinstance(app.screen, LiveRunScreen), what="the live screen")
-            panel = await names_panel(pilot, app)
-            app.screen.show_panel("extra-samples")
-            assert not panel.control_off
-            fake.close()  # the worker finishes its script: the run completes
-            await wait_until(pilot, lambda: panel.control_off, what="the control to turn off")
-            assert "+/- off: the run completed; `vitui sample` draws new names" in screen_text(app)
-            sent = []
-            app.screen.session.source.send = sent.append
-            keys_at_once(app, "plus")
-            await pilot.pause()
-            assert sent == [] and panel.asked is None
-            assert panel.check_action("temperature", (1,)) is None  # greyed out in the footer, not hidden
-    finally:
-        fake.close()
+    async with live_names_run(tmp_path) as (app, pilot, panel, fake):
+        app.screen.show_panel("extra-samples")
+        assert not panel.control_off
+        fake.close()  # the worker finishes its script: the run completes
+        await wait_until(pilot, lambda: panel.control_off, what="the control to turn off")
+        assert "+/- off: the run completed; `vitui sample` draws new names" in screen_text(app)
+        sent = []
+        app.screen.session.source.send = sent.append
+        keys_at_once(app, "plus")
+        await pilot.pause()
+        assert sent == [] and panel.asked is None
+        assert panel.check_action("temperature", (1,)) is None  # greyed out in the footer, not hidden
 
 
 @run_async
@@ -138,20 +136,12 @@ async def test_a_watched_run_gets_the_temperature_through_its_folder(tmp_path):
 
 @run_async
 async def test_a_request_that_cannot_be_sent_turns_the_control_off(tmp_path):
-    fake = ScriptedStarter(names_script())
-    app = make_app(tmp_path, start_run=fake, config=resolve("rnn-dinos"))
-
     def refuse(message: dict) -> None:
         raise OSError("Read-only file system")
 
-    try:
-        async with app.run_test(size=SIZE) as pilot:
-            await wait_until(pilot, lambda: isinstance(app.screen, LiveRunScreen), what="the live screen")
-            panel = await names_panel(pilot, app)
-            app.screen.session.source.send = refuse
-            keys_at_once(app, "p", "p", "p", "p", "plus")
-            await wait_until(pilot, lambda: panel.control_off, what="the control to turn off")
-            await pilot.pause()
-            assert "+/- off: could not ask the worker: Read-only file system" in screen_text(app)
-    finally:
-        fake.close()
+    async with live_names_run(tmp_path) as (app, pilot, panel, _):
+        app.screen.session.source.send = refuse
+        keys_at_once(app, "p", "p", "p", "p", "plus")
+        await wait_until(pilot, lambda: panel.control_off, what="the control to turn off")
+        await pilot.pause()
+        assert "+/- off: could not ask the worker: Read-only file system" in screen_text(app)
