@@ -175,6 +175,18 @@ class RunScreen(Screen):
         if not self._focus_in(pane_id):
             self.call_after_refresh(self._focus_in, pane_id)
 
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        """Keep the shown tab the one that holds the focus.
+
+        Focusing a widget makes its pane the active tab a few messages later. When `p` moves on before
+        that happens (the charts pane, two levels deep, is the slowest), the stale message would switch
+        back to the old tab under the new focus. A click on the tab bar focuses the bar, not a pane.
+        """
+        focused = self.focused
+        home = next((node for node in focused.ancestors if isinstance(node, TabPane)), None) if focused else None
+        if home is not None and home is not event.pane and home.id is not None:
+            event.tabbed_content.active = home.id
+
     def _focus_in(self, pane_id: str) -> bool:
         pane = self.query_one(f"#{pane_id}", TabPane)
         target = next((w for w in pane.query("*") if w.focusable), None)
