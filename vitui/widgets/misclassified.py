@@ -54,7 +54,7 @@ class MisclassifiedView(VerticalScroll, can_focus=True):
             return
         lines, columns = mistake_size(event)
         grid.min_column_width = columns
-        cells = [Static(mistake_cell(event, i), classes="mistake") for i in range(len(event.images))]
+        cells = [Static(mistake_cell(event, i)) for i in range(len(event.images))]
         for cell in cells:
             cell.styles.width, cell.styles.height = columns, lines  # known in advance: no drawing just to measure
         grid.mount_all(cells)
