@@ -14,6 +14,8 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from app_fakes import screen_text
+
 # Each experiment's overrides, by the data it needs: "mnist" and "dinos" come from the data folder,
 # "cifar" is a small image folder passed as imagefolder:PATH.
 TINY: dict[str, dict[str, str]] = {
@@ -125,7 +127,3 @@ class FreezeWatchdog:
                                                            ctypes.py_object(ScreenFrozen))
                 return
 
-
-def screen_text(app: Any) -> str:
-    """What the terminal shows right now, as plain text lines (the screen's composited output)."""
-    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())

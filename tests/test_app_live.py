@@ -257,3 +257,21 @@ async def test_panel_keys_pressed_fast_land_on_the_right_panel(tmp_path, starter
             app.post_message(events.Key("p", "p"))
         await pilot.pause(0.5)
         assert app.screen.query_one("TabbedContent").active == "config"
+
+
+@run_async
+async def test_switching_panels_quickly_shows_the_last_one_with_focus_in_it(tmp_path, starter):
+    """Focusing into the charts pane makes it active a few messages later; moving on at once must not bring it back."""
+    from textual.widgets import TabbedContent
+
+    app = make_app(tmp_path, start_run=starter(mlp_script()), config=resolve("mlp-mnist"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, LiveRunScreen))
+        screen = app.screen
+        for _ in range(3):
+            screen.show_panel("charts")
+            screen.show_panel("log")
+            await pilot.pause()
+            assert screen.query_one(TabbedContent).active == "log" and app.focused is screen.query_one("#log-panel")
+        await pilot.click("#--content-tab-results")  # a click on the tab bar still switches
+        assert screen.query_one(TabbedContent).active == "results"

@@ -14,9 +14,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from app_fakes import run_async, wait_until
+from app_fakes import run_async, screen_text, wait_until
 from conftest import require, shared_data
-from real_runs import EXTRA_TABS, TINY, FreezeWatchdog, ScreenFrozen, screen_text, tiny_overrides
+from real_runs import EXTRA_TABS, TINY, FreezeWatchdog, ScreenFrozen, tiny_overrides
 from vitui.app import make_app
 from vitui.config import experiment_names, resolve
 from textual.app import App
@@ -50,15 +50,12 @@ async def test_a_real_run_completes_on_screen_and_fills_its_tabs(experiment, dat
             await wait_until(pilot, lambda: isinstance(app.screen, LiveRunScreen), what="the live screen")
             screen = app.screen
             await wait_until(pilot, lambda: not screen.model.running, timeout=RUN_TIMEOUT, what="the run to end")
-            await wait_until(pilot, lambda: "completed" in screen_text(app), what="the completed state on screen")
+            await wait_for_screen(pilot, app, lambda text: "completed" in text, "the completed state")
             assert screen.model.state == "completed", screen.model.last_error
             for title in ("charts", "log", "results", "config") + EXTRA_TABS[experiment]:
                 pane, mark = TABS[title]
                 screen.show_panel(pane)
-                try:
-                    await wait_until(pilot, lambda: mark in tab_body(app), what=f"{mark!r} in the {title} tab")
-                except AssertionError as exc:
-                    raise AssertionError(f"{exc}; the screen shows:\n{screen_text(app)}") from None
+                await wait_for_screen(pilot, app, lambda text: mark in below_tab_bar(text), f"{mark!r} in the {title} tab")
             watchdog.check()
         await pilot.press("q")
         await wait_until(pilot, lambda: app.return_code is not None, what="the app to quit")
@@ -72,14 +69,22 @@ TABS = {
     "results": ("results", "final figures"),
     "config": ("config", "experiment"),
     "names": ("extra-samples", "novel"),
-    "attention": ("extra-attention", "at step"),
+    "attention": ("extra-attention", "probe 1/"),
     "mistakes": ("extra-misclassified", "→"),
 }
 
 
-def tab_body(app) -> str:
+def below_tab_bar(text: str) -> str:
     """The screen below the status lines and the tab bar."""
-    return "\n".join(screen_text(app).splitlines()[5:])
+    return "\n".join(text.splitlines()[5:])
+
+
+async def wait_for_screen(pilot, app, predicate, what: str) -> None:
+    """wait_until on what the screen shows, failing with the screen in the message."""
+    try:
+        await wait_until(pilot, lambda: predicate(screen_text(app)), what=f"{what} on screen")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; the screen shows:\n{screen_text(app)}") from None
 
 
 class SpinningScreen(Screen):

@@ -262,7 +262,7 @@ def test_a_real_run_with_extra_tabs_completes_and_quits_in_a_real_terminal(exper
         text = wait_watching(session, run / "events.jsonl", lambda t: "completed" in t, 240, "the run to complete")
         tabs = EXTRA_TABS[experiment]
         assert all(title in text.splitlines()[3] for title in tabs), text  # the tab bar names every extra tab
-        marks = {"names": "novel", "attention": "at step", "mistakes": "→"}
+        marks = {"names": "novel", "attention": "probe 1/", "mistakes": "→"}
         for title in tabs:
             for _ in range(8):  # p cycles the panels: charts, log, results, config, then the extra ones
                 session.send("p")

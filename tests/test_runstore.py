@@ -69,3 +69,12 @@ def test_run_names_do_not_collide(tmp_path):
     a = runstore.create_run_dir(tmp_path, "x", {})
     b = runstore.create_run_dir(tmp_path, "x", {})
     assert a != b and runstore.find_run(tmp_path, b.name) == b
+
+
+def test_control_problem_names_a_folder_this_process_cannot_write(tmp_path, monkeypatch):
+    from vitui.sources import TailSource
+
+    assert runstore.control_problem(tmp_path) == "" and TailSource(tmp_path).send_problem() == ""
+    monkeypatch.setattr(os, "access", lambda path, mode: False)  # as for a run folder owned by someone else
+    problem = TailSource(tmp_path).send_problem()
+    assert "cannot write" in problem and str(tmp_path / runstore.CONTROL) in problem
