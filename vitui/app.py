@@ -53,6 +53,8 @@ class VituiApp(App[int]):
         Binding("q", "quit_app", "quit"),
         Binding("ctrl+q", "quit_app", "quit", show=False, priority=True),
         Binding("ctrl+c", "quit_app", "quit", show=False, priority=True),
+        # Priority, so that it works on dialogs too; a focused text field still takes "?" as a character.
+        Binding("question_mark", "help", "help", priority=True),
     ]
 
     def __init__(self, runs_dir: Path, data_dir: Path | None = None, *, config: RunConfig | None = None,
@@ -175,6 +177,20 @@ class VituiApp(App[int]):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:
             self.notify(f"{event.worker.description} stopped following: {event.worker.error}", severity="error", timeout=10)
+
+    # ------------------------------------------------------------------ help
+    def action_help(self) -> None:
+        """Every key of the current screen, as its bindings and its focused widget's say."""
+        from vitui.screens.help import HelpScreen
+
+        self.push_screen(HelpScreen(self.screen))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "help":
+            from vitui.screens.help import HelpScreen
+
+            return not isinstance(self.screen, HelpScreen)  # there "?" is the help's own key: it closes it
+        return True
 
     # ------------------------------------------------------------------ quitting
     def action_quit_app(self) -> None:
