@@ -1,4 +1,4 @@
-"""Provides the runs list shared by the browser and `vitui runs list` (columns, sorting, filtering) and rich renderings of runs for the CLI."""
+"""Provides the runs list of the browser and `vitui runs list` (columns, sorting, filtering) and the CLI's run report."""
 
 from __future__ import annotations
 
@@ -118,6 +118,14 @@ def sort_runs(runs: list[runstore.RunInfo], column: int, descending: bool) -> li
     return sorted(newest_first, key=RUN_COLUMNS[column].sort_key, reverse=descending)
 
 
+def row_texts(runs: list[runstore.RunInfo]) -> list[list[str]]:
+    """Each run's text in every column, its settings rarest first."""
+    rows = [[column.text(r) for column in RUN_COLUMNS] for r in runs]
+    for row, settings in zip(rows, rarest_first([row[SETTINGS] for row in rows])):
+        row[SETTINGS] = settings
+    return rows
+
+
 def filter_runs(runs: list[runstore.RunInfo], text: str) -> list[runstore.RunInfo]:
     """The runs whose row holds every word of `text`, in any column, ignoring case."""
     words = text.lower().split()
@@ -127,9 +135,7 @@ def filter_runs(runs: list[runstore.RunInfo], text: str) -> list[runstore.RunInf
 def runs_table(runs: list[runstore.RunInfo], width: int) -> Table:
     """The runs list in `width` columns: names always in full; settings wrap, then settings, best, time and status
     are left out, in that order, until the rest fits."""
-    cells = [[column.text(r) for column in RUN_COLUMNS] for r in runs]
-    for row, settings in zip(cells, rarest_first([row[SETTINGS] for row in cells])):
-        row[SETTINGS] = settings
+    cells = row_texts(runs)
     widths = [max([len(column.title), *(len(row[i]) for row in cells)]) for i, column in enumerate(RUN_COLUMNS)]
     shown = list(range(len(RUN_COLUMNS)))
     gap = 2  # between columns: a space of padding and the blank divider

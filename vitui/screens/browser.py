@@ -79,9 +79,11 @@ class RunsBrowserScreen(Screen):
         had_runs = bool(self.runs)
         self.runs = runstore.list_runs(runs_dir)
         if bool(self.runs) != had_runs:  # the first run came, or the last went
-            self.refresh_bindings()  # the keys that need a run come and go with it
-            table = self.query_one(RunTable)
-            table.focus() if self.runs else self.set_focus(None)  # nor do the table's keys work without one
+            self.refresh_bindings()  # the keys that need a run come and go with it, and so does the table
+            if self.runs:
+                self.query_one(RunTable).focus()
+            else:
+                self.set_focus(None)
         known = {str(r.path) for r in self.runs}
         self.marked = [m for m in self.marked if m in known]
         self.query_one(RunTable).show(self.runs, set(self.marked))
@@ -134,7 +136,6 @@ class RunsBrowserScreen(Screen):
         return True
 
     # ---- filter
-
     def action_filter(self) -> None:
         field = self.query_one(FilterInput)
         field.display = True
@@ -168,8 +169,8 @@ class RunsBrowserScreen(Screen):
 
     def action_copy_path(self) -> None:
         """The run folder's path to the clipboard (OSC 52: works over SSH, and in tmux with set-clipboard on),
-        and on screen, to copy by hand where the terminal does not take it: in a notification, and unbroken
-        on the line under the table until the cursor moves."""
+        and on screen, to copy by hand where the terminal does not take it: in a notification, and in full under
+        the table until the cursor moves."""
         current = self.query_one(RunTable).current_run()
         if current is None:
             return

@@ -7,10 +7,10 @@ from textual.binding import Binding
 from textual.widgets import DataTable
 
 from vitui.runstore import RunInfo
-from vitui.runviews import NAME, RUN_COLUMNS, SETTINGS, STATE_STYLES, STATUS, filter_runs, rarest_first, sort_runs
+from vitui.runviews import NAME, RUN_COLUMNS, SETTINGS, STATE_STYLES, STATUS, filter_runs, row_texts, sort_runs
 
 MARK = "● "  # before a run marked for comparing; two blanks otherwise
-MIN_SETTINGS = 8  # narrower than this, the settings column is left out
+MIN_SETTINGS = 8  # narrower than this, the settings column is left out (cells are cut to one line here)
 
 
 class RunTable(DataTable):
@@ -72,11 +72,9 @@ class RunTable(DataTable):
 
     def redraw(self) -> None:
         self.shown = sort_runs(filter_runs(self.runs, self.filter_text), self.sort_column, self.sort_descending)
-        cells = {str(r.path): [column.text(r) for column in RUN_COLUMNS] for r in self.shown}
-        for row, settings in zip(cells.values(), rarest_first([row[SETTINGS] for row in cells.values()])):
-            row[SETTINGS] = settings
+        cells = {str(r.path): row for r, row in zip(self.shown, row_texts(self.shown))}
         columns = self._column_widths(list(cells.values()))
-        drawn = (columns, self.sort_column, self.sort_descending, tuple(self.marked),
+        drawn = (columns, self.sort_column, self.sort_descending, frozenset(self.marked),
                  tuple((key, tuple(row)) for key, row in cells.items()))
         if drawn == self._on_screen:
             return
