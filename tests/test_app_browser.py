@@ -1,4 +1,6 @@
-"""Pilot tests of the runs browser: open a finished run, compare marked runs, attach to a run trained elsewhere."""
+"""Pilot tests of the runs browser: open, compare, attach to a run trained elsewhere; at 80x24 names, filter, sort, keys, empty state."""
+
+import contextlib
 
 import pytest
 from textual.geometry import Region
@@ -180,12 +182,18 @@ def names(screen) -> list[str]:
     return [r[0].strip() for r in rows(screen)]
 
 
+@contextlib.asynccontextmanager
+async def browsing(runs_dir):
+    """The app at 80x24 on the runs browser: (pilot, app, screen)."""
+    app = make_app(runs_dir)
+    async with app.run_test(size=SMALL) as pilot:
+        yield pilot, app, await open_browser(pilot, app)
+
+
 @run_async
 async def test_names_tell_five_runs_apart_at_80_columns(dino_runs):
     runs_dir, dinos, mlp = dino_runs
-    app = make_app(runs_dir)
-    async with app.run_test(size=SMALL) as pilot:
-        screen = await open_browser(pilot, app)
+    async with browsing(runs_dir) as (pilot, app, screen):
         table = screen.query_one(RunTable)
         assert names(screen) == [mlp.name] + [d.name for d in reversed(dinos)]  # in full, newest first
         assert [c.label.plain for c in table.columns.values()] == ["run ▼", "status", "time", "best", "settings"]
@@ -199,9 +207,7 @@ async def test_names_tell_five_runs_apart_at_80_columns(dino_runs):
 @run_async
 async def test_slash_filters_the_runs(dino_runs):
     runs_dir, dinos, mlp = dino_runs
-    app = make_app(runs_dir)
-    async with app.run_test(size=SMALL) as pilot:
-        screen = await open_browser(pilot, app)
+    async with browsing(runs_dir) as (pilot, app, screen):
         await pilot.press("slash", *"lr=0.0", "enter")
         assert names(screen) == [dinos[3].name, dinos[2].name, dinos[1].name]  # lr 0.05, 0.02, 0.005
         assert "(3 of 6)" in widget_text(screen.query_one("#browser-title"))
@@ -222,9 +228,7 @@ async def test_slash_filters_the_runs(dino_runs):
 @run_async
 async def test_sort_by_key_and_by_header_click(dino_runs):
     runs_dir, dinos, mlp = dino_runs
-    app = make_app(runs_dir)
-    async with app.run_test(size=SMALL) as pilot:
-        screen = await open_browser(pilot, app)
+    async with browsing(runs_dir) as (pilot, app, screen):
         table = screen.query_one(RunTable)
         await pilot.press("s")  # status: completed before stopped
         assert names(screen)[-1] == mlp.name and table.columns["1"].label.plain == "status ▲"
@@ -251,9 +255,7 @@ async def test_sort_by_key_and_by_header_click(dino_runs):
 @run_async
 async def test_home_end_and_copying_the_path(dino_runs):
     runs_dir, dinos, mlp = dino_runs
-    app = make_app(runs_dir)
-    async with app.run_test(size=SMALL) as pilot:
-        screen = await open_browser(pilot, app)
+    async with browsing(runs_dir) as (pilot, app, screen):
         table = screen.query_one(RunTable)
         await pilot.press("end")
         assert table.cursor_row == 5 and table.current_run() == str(dinos[0])
