@@ -263,10 +263,13 @@ async def test_home_end_and_copying_the_path(dino_runs):
         assert app.clipboard == str(dinos[0].resolve())
         hint = drawn_text(screen.query_one("#browser-hint"))  # whole, for copying by hand: wrapped, not cut
         assert "".join(hint.split()) == f"copied{dinos[0].resolve()}"
-        await pilot.press("home")
-        assert table.cursor_row == 0 and table.current_run() == str(mlp)
-        assert "copied" not in widget_text(screen.query_one("#browser-hint"))  # the cursor moved on
-        await pilot.press("y")
+        write_run(runs_dir, "20250101-140000-mlp-mnist", resolve("mlp-mnist"), [], "completed")
+        await wait_until(pilot, lambda: len(names(screen)) == 7, what="the refresh")  # the rows are rebuilt...
+        await pilot.pause()
+        assert table.current_run() == str(dinos[0]) and "copied" in drawn_text(screen.query_one("#browser-hint"))
+        await pilot.press("home")  # ...but the cursor moving on to another run takes the copied path away
+        assert table.cursor_row == 0 and "copied" not in widget_text(screen.query_one("#browser-hint"))
+        await pilot.press("down", "y")
         assert app.clipboard == str(mlp.resolve())
 
 

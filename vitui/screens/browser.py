@@ -102,6 +102,9 @@ class RunsBrowserScreen(Screen):
         empty.update(f"No runs in {runs_dir} yet.\n\nPress n to set up a run here, or train one from a shell:\n"
                      f"  vitui run EXPERIMENT --runs-dir {runs_dir}\n"
                      f"It shows up here within {REFRESH_S:.0f} seconds of starting.")
+        if self.copied and table.current_run() != self.copied_run:
+            # Asked here, not of each highlight: a redraw passes the cursor over other rows on its way back.
+            self.copied = ""
         if not self.runs:
             hint = ""
         elif self.copied:
@@ -121,9 +124,8 @@ class RunsBrowserScreen(Screen):
         self.action_open()
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if self.copied and event.row_key.value != self.copied_run:
-            self.copied = ""
-            self.show_lines()
+        if self.copied:
+            self.show_lines()  # the copied path goes once the cursor is on another run
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Keys that would do nothing leave the footer (and the help): with no runs, all but n, esc and q."""
