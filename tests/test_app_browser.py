@@ -5,7 +5,7 @@ import contextlib
 import pytest
 from textual.geometry import Region
 
-from app_fakes import wait_until, widget_text, PAUSE, ScriptedWorker, cnn_script, mlp_script, run_async, write_run
+from app_fakes import T0, wait_until, widget_text, PAUSE, ScriptedWorker, cnn_script, mlp_script, run_async, write_run
 from vitui import runstore
 from vitui.app import make_app
 from vitui.config import resolve
@@ -299,3 +299,20 @@ async def test_empty_state_fits_80_columns(tmp_path):
         write_run(runs_dir, "20250101-120000-mlp-mnist", resolve("mlp-mnist"), [], "completed")
         await wait_until(pilot, lambda: screen.runs, what="the new run to show")  # within REFRESH_S
         assert not empty.display and isinstance(screen.focused, RunTable)
+
+
+@run_async
+async def test_a_changing_run_does_not_move_the_view(tmp_path):
+    """A run's figures change every refresh while it trains: its cells change in place, the view stays put."""
+    for i in range(40):
+        write_run(tmp_path, f"20250101-12{i:02d}00-mlp-mnist", resolve("mlp-mnist"), [], "completed")
+    async with browsing(tmp_path) as (pilot, app, screen):
+        table = screen.query_one(RunTable)
+        await pilot.press(*["down"] * 30, *["up"] * 10)
+        scrolled, row = table.scroll_y, table.cursor_row
+        assert scrolled > 0
+        changing = tmp_path / "20250101-120500-mlp-mnist"  # on screen, above the cursor
+        runstore.write_status(changing, "completed", started=T0, ended=T0 + 601)
+        await wait_until(pilot, lambda: table.get_row(str(changing))[2].plain == "10m01s", what="the refresh")
+        await pilot.pause()
+        assert (table.scroll_y, table.cursor_row) == (scrolled, row)

@@ -16,7 +16,7 @@ MIN_SETTINGS = 8  # narrower than this, the settings column is left out (cells a
 class RunTable(DataTable):
     """One row per run, keyed by its path; the settings column takes the width the others leave.
 
-    Rows are redrawn only when what they show changed (the browser refreshes every two seconds).
+    Cells are redrawn only when what they show changed (the browser refreshes every two seconds).
     """
 
     BINDINGS = [
@@ -32,7 +32,8 @@ class RunTable(DataTable):
         self.sort_column, self.sort_descending = NAME, RUN_COLUMNS[NAME].descending  # newest first
         self.filter_text = ""
         self.shown: list[RunInfo] = []
-        self._on_screen: tuple | None = None
+        self._layout: tuple | None = None  # columns, order and rows on screen
+        self._cells: dict[str, tuple] = {}  # each row's texts on screen, and whether it is marked
 
     # ---- what to show
     def show(self, runs: list[RunInfo], marked: set[str]) -> None:
@@ -71,24 +72,31 @@ class RunTable(DataTable):
         self.sort_by(int(str(event.column_key.value)))
 
     def redraw(self) -> None:
+        """Rebuild the table when its rows or columns change; otherwise update only the cells that changed, so
+        that a running run's ticking time does not move the view."""
         self.shown = sort_runs(filter_runs(self.runs, self.filter_text), self.sort_column, self.sort_descending)
-        cells = {str(r.path): row for r, row in zip(self.shown, row_texts(self.shown))}
-        columns = self._column_widths(list(cells.values()))
-        drawn = (columns, self.sort_column, self.sort_descending, frozenset(self.marked),
-                 tuple((key, tuple(row)) for key, row in cells.items()))
-        if drawn == self._on_screen:
-            return
-        self._on_screen = drawn
-        keep = self.current_run()
-        self.clear(columns=True)
-        for index, width in columns:
-            self.add_column(self._label(index), key=str(index), width=width)
-        for key, row in cells.items():
-            self.add_row(*(self._cell(index, width, row[index], key) for index, width in columns), key=key)
-        if keep in cells:
-            self.move_cursor(row=self.get_row_index(keep))
+        cells = {str(r.path): (tuple(row), str(r.path) in self.marked)
+                 for r, row in zip(self.shown, row_texts(self.shown))}
+        columns = self._column_widths([row for row, _ in cells.values()])
+        layout = (columns, self.sort_column, self.sort_descending, tuple(cells))
+        if layout != self._layout:
+            self._layout = layout
+            keep = self.current_run()
+            self.clear(columns=True)
+            for index, width in columns:
+                self.add_column(self._label(index), key=str(index), width=width)
+            for key, (row, _) in cells.items():
+                self.add_row(*(self._cell(index, width, row[index], key) for index, width in columns), key=key)
+            if keep in cells:
+                self.move_cursor(row=self.get_row_index(keep))
+        else:
+            for key, (row, marked) in cells.items():
+                if (row, marked) != self._cells.get(key):
+                    for index, width in columns:
+                        self.update_cell(key, str(index), self._cell(index, width, row[index], key))
+        self._cells = cells
 
-    def _column_widths(self, rows: list[list[str]]) -> tuple[tuple[int, int], ...]:
+    def _column_widths(self, rows: list[tuple[str, ...]]) -> tuple[tuple[int, int], ...]:
         """(column, width) of the columns shown: each as wide as its widest cell, settings what is left."""
         # Room for the sort arrow in every title, so that sorting does not move the columns.
         widths = [max([len(column.title) + 2, *(len(row[i]) for row in rows)]) for i, column in enumerate(RUN_COLUMNS)]
