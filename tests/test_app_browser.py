@@ -1,4 +1,4 @@
-"""Pilot tests of the runs browser: open, compare, attach to a run trained elsewhere; at 80x24 names, filter, sort, keys, empty state."""
+"""Pilot tests of the runs browser: open, compare, attach to a run trained elsewhere; names, filter, sort, keys at 80x24."""
 
 import contextlib
 
@@ -165,7 +165,8 @@ VAL_LOSS = (2.08, 2.24, 2.02, 67.31, 12.35)
 @pytest.fixture
 def dino_runs(tmp_path):
     """Five rnn-dinos runs one minute apart that differ only in learning rate, and an MLP run after them."""
-    dinos = [write_run(tmp_path, f"20250101-12{i:02d}00-rnn-dinos", resolve("rnn-dinos", {"iterations": 2000, "lr": lr}),
+    dinos = [write_run(tmp_path, f"20250101-12{i:02d}00-rnn-dinos",
+                       resolve("rnn-dinos", {"iterations": 2000, "lr": lr}),
                        [], "completed", {"best": {"name": "val_loss", "value": loss, "epoch": 1}}, duration=60.0 + i)
              for i, (lr, loss) in enumerate(zip(LRS, VAL_LOSS))]
     mlp = write_run(tmp_path, "20250101-130000-mlp-mnist", resolve("mlp-mnist", {"iterations": 50}), [], "stopped",
@@ -289,7 +290,7 @@ async def test_empty_state_fits_80_columns(tmp_path):
         lines = drawn_text(empty).splitlines()
         assert all(len(line) <= SMALL[0] for line in lines)
         whole = "".join("".join(lines).split())  # the path wraps, but nothing is cut off
-        assert f"Norunsin{runs_dir}yet." in whole and f"vitui run EXPERIMENT --runs-dir {runs_dir}".replace(" ", "") in whole
+        assert f"Norunsin{runs_dir}yet." in whole and f"vituirunEXPERIMENT--runs-dir{runs_dir}" in whole
         title = drawn_text(screen.query_one("#browser-title"))
         assert title.rstrip().endswith("/runs  (0)") and "…" in title  # the path's end, which names the folder
         footer = " ".join(key.description for key in screen.query("FooterKey"))

@@ -88,7 +88,8 @@ async def test_help_on_a_live_run_and_the_quit_dialog(tmp_path):
             await check_help(pilot, app, "live run", [("s", "stop"), ("p", "panel"), ("l", "log y"), ("q", "quit")])
             await pilot.press("q")
             await wait_until(pilot, lambda: isinstance(app.screen, QuitDialog))
-            await check_help(pilot, app, "quit dialog", [("l", "leave running"), ("s", "stop & quit"), ("esc", "cancel")])
+            await check_help(pilot, app, "quit dialog",
+                             [("l", "leave running"), ("s", "stop & quit"), ("esc", "cancel")])
             for close in ("question_mark", "q"):  # the other keys that close it
                 await pilot.press("question_mark")
                 await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen))

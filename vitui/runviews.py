@@ -1,4 +1,4 @@
-"""Provides the runs list of the browser and `vitui runs list` (columns, sorting, filtering) and the CLI's run report."""
+"""Provides the runs list of the browser and `vitui runs list` (columns, sorting, filtering), and `vitui runs show`."""
 
 from __future__ import annotations
 

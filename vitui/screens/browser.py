@@ -1,4 +1,4 @@
-"""Provides RunsBrowserScreen: every run in the runs folder; filter, sort, open one, or mark several and compare them."""
+"""Provides RunsBrowserScreen: every run in the runs folder; filter, sort, open one, or mark several to compare."""
 
 from __future__ import annotations
 

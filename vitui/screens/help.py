@@ -24,7 +24,7 @@ def node_title(node: DOMNode) -> str:
 
 
 def active_keys(screen: Screen) -> list[ActiveBinding]:
-    """The bindings that answer a key on `screen` now: the focused widget's, its containers', the screen's, the app's."""
+    """The bindings that answer keys on `screen` now: the focused widget's, its containers', the screen's, the app's."""
     active = dict(screen.active_bindings)
     if screen.is_modal:  # a dialog stops the app's keys, except the ones the app binds with priority
         for binding in Binding.make_bindings(screen.app.BINDINGS):
