@@ -21,6 +21,7 @@ from vitui import runstore
 from vitui.config import RunConfig
 from vitui.messages import RunFinished, RunUpdated
 from vitui.runmodel import RunModel
+from vitui.screens.help import HelpScreen
 from vitui.sources import HandleSource, RunSource, TailSource
 
 POLL_S = 0.1  # how long a follower waits for events; also how soon it notices a dead worker
@@ -181,14 +182,10 @@ class VituiApp(App[int]):
     # ------------------------------------------------------------------ help
     def action_help(self) -> None:
         """Every key of the current screen, as its bindings and its focused widget's say."""
-        from vitui.screens.help import HelpScreen
-
         self.push_screen(HelpScreen(self.screen))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "help":
-            from vitui.screens.help import HelpScreen
-
             return not isinstance(self.screen, HelpScreen)  # there "?" is the help's own key: it closes it
         return True
 
