@@ -287,3 +287,19 @@ def widget_text(widget: Any) -> str:
     from textual.geometry import Region
 
     return "\n".join(strip.text for strip in widget.render_lines(Region(0, 0, *widget.size)))
+
+
+def screen_text(app: Any) -> str:
+    """What the terminal shows now, as plain text lines: the whole screen, scrolled as the user left it.
+
+    Reads Textual's compositor (private, but the very frame a terminal gets); a widget's own lines would
+    not say what a scrolled container leaves in sight.
+    """
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+async def turn_wheel(pilot: Any, widget: Any, *, down: bool = True) -> None:
+    """One notch of the mouse wheel over `widget`, through the screen like a terminal's (Pilot has no public call)."""
+    from textual.events import MouseScrollDown, MouseScrollUp
+
+    await pilot._post_mouse_events([MouseScrollDown if down else MouseScrollUp], widget, offset=(1, 1))

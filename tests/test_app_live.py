@@ -6,6 +6,7 @@ import time
 
 import pytest
 from rich.console import Console
+from textual import events
 from textual.widgets import TabPane
 
 from app_fakes import CRASH, PAUSE, T0, ScriptedStarter, mlp_script, run_async, wait_until, widget_text
@@ -383,3 +384,33 @@ def test_a_flat_accuracy_gets_room_inside_0_to_100_percent():
     ticks, labels = y_ticks(94.5, 94.5, 3, (0.0, 100.0))
     assert ticks[0] < 94.5 < ticks[-1] == 100.0 and float(labels[-1]) == 100.0
     assert y_ticks(100.0, 100.0, 3, (0.0, 100.0))[0][-1] == 100.0
+
+
+@run_async
+async def test_panel_keys_pressed_fast_land_on_the_right_panel(tmp_path, starter):
+    """Each `p` moves one panel on, even when the next comes before the screen has redrawn."""
+    app = make_app(tmp_path, start_run=starter(mlp_script()), config=resolve("mlp-mnist"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, LiveRunScreen))
+        for _ in range(7):  # queued at once, as a fast typist's (or tmux's) keys arrive
+            app.post_message(events.Key("p", "p"))
+        await pilot.pause(0.5)
+        assert app.screen.query_one("TabbedContent").active == "config"
+
+
+@run_async
+async def test_switching_panels_quickly_shows_the_last_one_with_focus_in_it(tmp_path, starter):
+    """Focusing into the charts pane makes it active a few messages later; moving on at once must not bring it back."""
+    from textual.widgets import TabbedContent
+
+    app = make_app(tmp_path, start_run=starter(mlp_script()), config=resolve("mlp-mnist"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, LiveRunScreen))
+        screen = app.screen
+        for _ in range(3):
+            screen.show_panel("charts")
+            screen.show_panel("log")
+            await pilot.pause()
+            assert screen.query_one(TabbedContent).active == "log" and app.focused is screen.query_one("#log-panel")
+        await pilot.click("#--content-tab-results")  # a click on the tab bar still switches
+        assert screen.query_one(TabbedContent).active == "results"

@@ -18,9 +18,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import require, shared_data
+
 from vitui.runstore import read_events
 
-pytestmark = [pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"), pytest.mark.slow]
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")]
 
 ROOT = Path(__file__).resolve().parent.parent
 BRAILLE = re.compile("[\u2801-\u28ff]")
@@ -50,7 +52,7 @@ def make_digits(folder: Path, train: int = 2000, test: int = 200) -> None:
 class Tmux:
     """One detached tmux session running a shell, on a tmux server of its own, read with capture-pane."""
 
-    def __init__(self, name: str, env: dict[str, str], width: int = 100, height: int = 30):
+    def __init__(self, name: str, env: dict[str, str], width: int = 80, height: int = 24):
         self.name = name
         self.tmux = ["tmux", "-L", name]  # a private socket: nothing here touches anyone else's sessions
         exports = " ".join(f"{k}={v}" for k, v in env.items())
@@ -76,6 +78,18 @@ class Tmux:
                 return text
             time.sleep(0.1)
         raise AssertionError(f"timed out waiting for {what}; the screen shows:\n{self.screen()}")
+
+    def settled(self, quiet_s: float = 0.5, timeout: float = 10) -> str:
+        """The screen once it has stopped changing for quiet_s (a tab switch animates its underline)."""
+        end = time.monotonic() + timeout
+        text = self.screen()
+        while time.monotonic() < end:
+            time.sleep(quiet_s)
+            again = self.screen()
+            if again == text:
+                return text
+            text = again
+        return text
 
     def kill(self) -> None:
         subprocess.run([*self.tmux, "kill-server"], capture_output=True)
@@ -257,3 +271,78 @@ def test_ctrl_c_in_a_headless_terminal_is_recorded_as_ctrl_c(terminal):
     text = session.wait_for(lambda t: exit_code(t) is not None, 60, "the command to exit")
     assert exit_code(text) == 130 and "run stopped by Ctrl-C" in text
     assert json.loads((only_run(tmp_path) / "status.json").read_text())["detail"] == "stopped by Ctrl-C"
+
+
+# ---------------------------------------------------------------- every kind of extra tab, in a real terminal
+
+def stack_of(pid: int) -> str:
+    """Where a stuck process is, for the failure message (py-spy when it is installed)."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    try:
+        return subprocess.run([spy, "dump", "--pid", str(pid)], capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"(no stack: {exc})"
+
+
+def app_pid(session: Tmux) -> int:
+    """The vitui app's process: the child of the pane's shell."""
+    shell = session.flag("pane_pid")
+    children = subprocess.run(["pgrep", "-P", shell], capture_output=True, text=True).stdout.split()
+    return int(children[0]) if children else 0
+
+
+def wait_watching(session: Tmux, events: Path, predicate, timeout: float, what: str, stall_s: float = 10.0) -> str:
+    """wait_for, failing early with the app's stack when the screen stays the same while the run's log grows."""
+    end = time.monotonic() + timeout
+    shown, since, size_then = "", time.monotonic(), 0
+    while time.monotonic() < end:
+        text = session.screen()
+        if predicate(text):
+            return text
+        size = events.stat().st_size if events.exists() else 0
+        now = time.monotonic()
+        if text != shown:
+            shown, since, size_then = text, now, size
+        elif now - since > stall_s and size > size_then:
+            raise AssertionError(f"the screen has not changed for {now - since:.0f}s while the run's log grew from "
+                                 f"{size_then} to {size} bytes; it shows:\n{text}\nthe app's stack:\n"
+                                 f"{stack_of(app_pid(session))}")
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}; the screen shows:\n{session.screen()}")
+
+
+@pytest.mark.parametrize("experiment", ["rnn-dinos", "vit-cifar10", "cnn-bn-cifar10"])
+def test_a_real_run_with_extra_tabs_completes_and_quits_in_a_real_terminal(experiment, mnist_small, cifar_small,
+                                                                            tmp_path):
+    from real_runs import EXTRA_TABS, tiny_overrides
+
+    shutil.copy(require(shared_data() / "dinos.txt"), mnist_small / "dinos.txt")
+    sets = " ".join(f"--set {k}={v}" for k, v in tiny_overrides(experiment, cifar_small).items())
+    env = {"PYTHONPATH": str(ROOT), "VITUI_OFFLINE": "1", "TERM": "xterm-256color", "PS1": "'$ '"}
+    session = Tmux(f"vitui-test-{os.getpid()}-{experiment}", env)
+    try:
+        session.send(f"cd {tmp_path} && stty -g > stty-before && {sys.executable} -m vitui run {experiment} {sets} "
+                     f"--runs-dir runs --data-dir {mnist_small}; echo EXIT=$?; stty -g > stty-after", "Enter")
+        session.wait_for(lambda t: "running" in t or "completed" in t, 60, "the live screen")
+        run = only_run(tmp_path)
+        text = wait_watching(session, run / "events.jsonl", lambda t: "completed" in t, 240, "the run to complete")
+        tabs = EXTRA_TABS[experiment]
+        assert all(title in text.splitlines()[3] for title in tabs), text  # the tab bar names every extra tab
+        marks = {"names": "novel", "attention": "probe 1/", "mistakes": "→"}
+        for title in tabs:
+            for _ in range(8):  # p cycles the panels: charts, log, results, config, then the extra ones
+                session.send("p")
+                body = "\n".join(session.settled().splitlines()[5:])
+                if marks[title] in body:
+                    break
+            else:
+                raise AssertionError(f"the {title} tab never showed {marks[title]!r}; the screen:\n{session.screen()}")
+        session.send("q")
+        text = session.wait_for(lambda t: exit_code(t) is not None, 10, "the app to exit")
+        assert exit_code(text) == 0
+        time.sleep(0.3)
+        assert session.flag("alternate_on") == "0"
+        assert (tmp_path / "stty-before").read_text() == (tmp_path / "stty-after").read_text()
+        assert json.loads((run / "status.json").read_text())["state"] == "completed"
+    finally:
+        session.kill()

@@ -6,6 +6,7 @@ import sys
 import pytest
 
 from tests.conftest import REPO, run_vitui
+from vitui.config import resolve
 
 
 def test_cli_import_leaves_torch_unimported():
@@ -44,6 +45,42 @@ def test_missing_data_set_names_it_and_says_where_it_looked(tmp_path):
     assert "--data-dir" in result.stderr and "Traceback" not in result.stderr
     listing = run_vitui("runs", "list", "--runs-dir", str(tmp_path / "runs"))
     assert "failed" in listing.stdout
+
+
+def test_runs_list_keeps_names_whole_at_80_columns(tmp_path):
+    """Five runs of one experiment: whole names, and the setting that differs, at 80 columns; narrower, columns go."""
+    from typer.testing import CliRunner
+
+    from app_fakes import write_run
+    from vitui.cli import app
+
+    def listing(columns: int) -> str:
+        result = CliRunner().invoke(app, ["runs", "list", "--runs-dir", str(tmp_path)], env={"COLUMNS": str(columns)})
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    names = []
+    for i, lr in enumerate((0.01, 0.005, 0.02, 0.05, 0.1)):
+        config = resolve("rnn-dinos", {"iterations": 2000, "lr": lr})
+        names.append(write_run(tmp_path, f"20250101-12{i:02d}00-rnn-dinos", config, [], "completed",
+                               {"best": {"name": "val_loss", "value": 2.0 + i, "epoch": 1}}).name)
+    tar = tmp_path / "data" / "some" / "long" / "path" / "cifar10-jpeg-train.tar.gz"
+    tar.parent.mkdir(parents=True)
+    tar.touch()  # the config checks that it exists; listing runs never opens it
+    folder = f"imagefolder:{tar}"
+    names.append(write_run(tmp_path, "20250101-130000-cnn-bn-cifar10-2", resolve("cnn-bn-cifar10", {"dataset": folder}),
+                           [], "stopped").name)
+    lines = listing(80).splitlines()
+    assert max(len(line.rstrip()) for line in lines) <= 80
+    assert [line.split()[0] for line in lines if line.startswith("2025")] == names  # whole, oldest first
+    assert lines[0].split() == ["run", "status", "time", "best", "settings"]
+    row = next(line for line in lines if line.startswith(names[3]))
+    assert row.split()[1:5] == ["completed", "10m00s", "val_loss", "5.0000"] and "lr=0.05" in row
+    wide = listing(200)
+    assert "dataset=folder:cifar10-jpeg-train.tar.gz" in wide and "/long/path/" not in wide  # the file names it
+    narrow = listing(52).splitlines()
+    assert narrow[0].split() == ["run", "status", "time"] and max(len(line.rstrip()) for line in narrow) <= 52
+    assert [line.split()[0] for line in narrow if line.startswith("2025")] == names
 
 
 def test_runs_list_and_show(tmp_path, mnist_small):

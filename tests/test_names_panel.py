@@ -33,6 +33,10 @@ class PanelApp(App):
         self.requests.append(message.temperature)
 
 
+def header_text(panel: NamesPanel) -> str:
+    return str(panel.query_one("#names-header").render())
+
+
 def log_text(panel: NamesPanel) -> str:
     return "\n".join(line.text for line in panel.query_one("#names-log", RichLog).lines)
 
@@ -60,7 +64,7 @@ async def samples_scroll_in():
         assert text.index("xqzt") < text.index("*stegosaurus") < text.index("rhomaleosaurus")
         assert "4,000" in text and "novel 2/4" in text
         assert panel.history == [(1, 1.0), (2000, 0.5), (4000, 0.5)]
-        header = str(panel.query_one("#names-header").render())
+        header = header_text(panel)
         assert "iteration 4,000" in header and "novelty 50%" in header and "temperature 1" in header
 
 
@@ -76,10 +80,11 @@ async def plus_and_minus():
         await pilot.press("plus", "plus", "minus")
         await pilot.pause()
         assert app.requests == [0.9, 1.0, 0.9]
-        assert "temperature 0.9 (from the next samples)" in str(panel.query_one("#names-header").render())
+        assert "temperature 0.9 asked, samples still at 0.8" in header_text(panel)
         panel.add_event(samples(2000, ["b"], [True], temperature=0.9))
         await pilot.pause()
-        assert "from the next samples" not in str(panel.query_one("#names-header").render())
+        assert "temperature 0.9 in use since iteration 2,000" in header_text(panel)
+        assert "asked" not in header_text(panel)
         for _ in range(40):
             await pilot.press("minus")
         assert app.requests[-1] == 0.1 and panel.temperature == 0.1  # clamped: no request below the floor

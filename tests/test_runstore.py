@@ -84,3 +84,12 @@ def test_a_crashed_run_lasted_until_its_last_event(tmp_path):
         fh.write('{"kind":"metric","t":99999,"st')  # torn by the kill: not an event
     run = runstore.load_run(run_dir)
     assert run.crashed and run.duration == 125.5
+
+
+def test_control_problem_names_a_folder_this_process_cannot_write(tmp_path, monkeypatch):
+    from vitui.sources import TailSource
+
+    assert runstore.control_problem(tmp_path) == "" and TailSource(tmp_path).send_problem() == ""
+    monkeypatch.setattr(os, "access", lambda path, mode: False)  # as for a run folder owned by someone else
+    problem = TailSource(tmp_path).send_problem()
+    assert "cannot write" in problem and str(tmp_path / runstore.CONTROL) in problem

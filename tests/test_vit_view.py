@@ -95,6 +95,7 @@ def test_pick_by_step():
 
 
 def test_attention_widget_keys_cycle_and_step():
+    from app_fakes import widget_text
     from textual.app import App, ComposeResult
 
     from vitui.widgets.attention import AttentionView
@@ -120,7 +121,11 @@ def test_attention_widget_keys_cycle_and_step():
             await pilot.press("end")
             assert view.current.step == 30
             await pilot.pause()
-            assert view.size.height == 1 + 1 + 4 + 1 + 1  # header, caption, 8 pixel rows, title, legend
+            body = view.query_one("#attention-body")
+            lines = widget_text(body).splitlines()
+            assert "step 30" in lines[0] and "layer 2/2, head 2/3" in lines[0] and "█" in lines[0]  # label, legend
+            assert "probe 2/2" in lines[1] and "map 3/3, following" in lines[1]
+            assert body.size.height == 1 + 1 + 4  # label and legend, caption, 8 pixel rows
 
     asyncio.run(scenario())
 
@@ -169,8 +174,8 @@ def test_narrow_terminal_drops_the_overlay_instead_of_cropping():
     wide.print(attention_panel(event))
     narrow = Console(color_system="truecolor", width=80, record=True)
     narrow.print(attention_panel(event))
-    wide_row = wide.export_text().splitlines()[1]
-    narrow_row = narrow.export_text().splitlines()[1]
+    wide_row = wide.export_text().splitlines()[2]  # under the label-and-legend line and the caption
+    narrow_row = narrow.export_text().splitlines()[2]
     assert wide_row.count(HALF) == 3 * 32 and narrow_row.count(HALF) == 2 * 32
 
 
@@ -206,3 +211,120 @@ def test_finished_vit_run_in_the_app_has_attention_and_mistakes_tabs(tmp_path):
             assert view.probe_index == 1 and view.current.step == 20
 
     scenario()
+
+
+CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+# Five mistakes on 32 x 32 pictures, as CIFAR-10's: each caption names the true class and the next one.
+CAPTIONS = [f"{CIFAR_CLASSES[i]} → {CIFAR_CLASSES[i + 1]}" for i in range(5)]
+
+
+def vit_run_at_cifar_size(tmp_path: Path) -> Path:
+    from app_fakes import write_run
+
+    from vitui.config import resolve
+
+    wrong = Misclassified(step=30, class_names=CIFAR_CLASSES, labels=list(range(5)), predictions=list(range(1, 6)),
+                          images=[[[[30 * i, 90, 200]] * 32] * 32 for i in range(5)])
+    events = [fake_attention(step=10, grid=8), fake_attention(step=30, grid=8), wrong]  # grid 8: 32 x 32 images
+    return write_run(tmp_path, "20250101-120000-vit-cifar10", resolve("vit-cifar10"), events, "completed")
+
+
+async def open_tab(pilot, app, presses: int):
+    """The run's record with its extra tabs filled, then `p` pressed `presses` times."""
+    from app_fakes import wait_until
+
+    from vitui.screens.run import RunDetailScreen
+    from vitui.widgets.misclassified import MisclassifiedView
+
+    await wait_until(pilot, lambda: isinstance(app.screen, RunDetailScreen), what="the run's record")
+    await wait_until(pilot, lambda: app.screen.query(MisclassifiedView)
+                     and app.screen.query_one(MisclassifiedView).event is not None, what="the extra tabs")
+    await pilot.press(*"p" * presses)
+    await pilot.pause()
+
+
+def test_attention_tab_at_80x24_puts_label_and_legend_first_and_scrolls(tmp_path):
+    from app_fakes import run_async, screen_text, turn_wheel
+
+    from vitui.app import make_app
+    from vitui.widgets.attention import AttentionView
+
+    @run_async
+    async def scenario() -> None:
+        app = make_app(tmp_path, watch=vit_run_at_cifar_size(tmp_path))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await open_tab(pilot, app, 4)  # charts -> log -> results -> config -> attention
+            view = app.screen.query_one(AttentionView)
+            assert app.focused is view
+            lines = screen_text(app).splitlines()
+            assert "step 30  rollout over all layers" in lines[5] and "█" * 16 in lines[5]  # label and legend
+            assert "probe 1/2" in lines[6] and "map 2/2, following" in lines[6]
+            assert sum(HALF * 32 in line for line in lines) == 16  # the whole 32-pixel picture is in sight
+            await pilot.press("l", "h")
+            assert "layer 1/2, head 1/3" in screen_text(app).splitlines()[5]
+            # A shorter terminal cuts the pictures: the keys and the wheel bring the rest into sight.
+            await pilot.resize_terminal(80, 20)
+            await pilot.pause()
+            assert view.max_scroll_y == 4
+            await pilot.press("down")
+            assert view.scroll_y == 1
+            await turn_wheel(pilot, view)
+            assert view.scroll_y > 1
+            await pilot.press("pagedown")
+            await pilot.pause()
+            assert view.scroll_y == view.max_scroll_y
+            assert sum(HALF * 32 in line for line in screen_text(app).splitlines()) == 14  # the picture's last rows
+            await turn_wheel(pilot, view, down=False)
+            assert view.scroll_y < view.max_scroll_y
+
+    scenario()
+
+
+def test_mistakes_tab_at_80x24_scrolls_to_every_caption_by_keys_and_wheel(tmp_path):
+    from app_fakes import run_async, screen_text, turn_wheel
+
+    from vitui.app import make_app
+    from vitui.widgets.misclassified import MisclassifiedView
+
+    def captions_in_sight() -> set[str]:
+        text = screen_text(app)
+        return {caption for caption in CAPTIONS if caption in text}
+
+    app = make_app(tmp_path, watch=vit_run_at_cifar_size(tmp_path))
+
+    @run_async
+    async def scenario() -> None:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await open_tab(pilot, app, 5)  # ... -> attention -> mistakes
+            view = app.screen.query_one(MisclassifiedView)
+            assert app.focused is view
+            lines = screen_text(app).splitlines()
+            assert "5 misclassified images at step 30 (true → predicted)" in lines[5]
+            assert CAPTIONS[0] in lines[6] and CAPTIONS[1] in lines[6]  # each caption above its picture
+            seen = captions_in_sight()
+            while view.scroll_y < view.max_scroll_y:
+                await pilot.press("pagedown")
+                seen |= captions_in_sight()
+            assert seen == set(CAPTIONS)
+            await pilot.press("home")
+            assert view.scroll_y == 0
+            seen = captions_in_sight()
+            while view.scroll_y < view.max_scroll_y:
+                await turn_wheel(pilot, view)
+                seen |= captions_in_sight()
+            assert seen == set(CAPTIONS)
+            # At the end the last caption and the whole of its picture are in sight, above the footer.
+            lines = screen_text(app).splitlines()
+            last = next(i for i, line in enumerate(lines) if CAPTIONS[-1] in line)
+            assert all(HALF * 32 in line for line in lines[last + 1:last + 17]) and last + 17 <= len(lines) - 1
+
+    scenario()
+
+
+def test_mistake_captions_shorten_both_names_to_fit():
+    from vitui.attention_view import mistake_caption
+
+    assert mistake_caption("cat", "dog", 12).plain == "cat → dog"
+    assert mistake_caption("automobile", "airplane", 12).plain == "auto… → air…"
+    assert mistake_caption("cat", "automobile", 12).plain == "cat → autom…"
+    assert mistake_caption("automobile", "airplane", 32).plain == "automobile → airplane"

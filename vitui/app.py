@@ -26,6 +26,7 @@ from vitui import runstore, stops
 from vitui.config import RunConfig
 from vitui.messages import RunFinished, RunUpdated
 from vitui.runmodel import RunModel
+from vitui.screens.help import HelpScreen
 from vitui.sources import HandleSource, RunSource, TailSource
 
 POLL_S = 0.1  # how long a follower waits for events; also how soon it notices a dead worker
@@ -60,6 +61,8 @@ class VituiApp(App[int]):
         Binding("q", "quit_app", "quit"),
         Binding("ctrl+q", "quit_app", "quit", show=False, priority=True),
         Binding("ctrl+c", "quit_app", "quit", show=False, priority=True),
+        # Priority, so that it works on dialogs too; a focused text field still takes "?" as a character.
+        Binding("question_mark", "help", "help", priority=True),
     ]
 
     def __init__(self, runs_dir: Path, data_dir: Path | None = None, *, config: RunConfig | None = None,
@@ -184,6 +187,16 @@ class VituiApp(App[int]):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:
             self.notify(f"{event.worker.description} stopped following: {event.worker.error}", severity="error", timeout=10)
+
+    # ------------------------------------------------------------------ help
+    def action_help(self) -> None:
+        """Every key of the current screen, as its bindings and its focused widget's say."""
+        self.push_screen(HelpScreen(self.screen))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "help":
+            return not isinstance(self.screen, HelpScreen)  # there "?" is the help's own key: it closes it
+        return True
 
     # ------------------------------------------------------------------ quitting
     def action_quit_app(self) -> None:

@@ -156,13 +156,14 @@ def _name(names: list[str], index: int) -> str:
 
 
 class AttentionPanel:
-    """Probe image, heatmap and overlay side by side, with a caption, the map's title and a legend.
+    """What the map is and its legend first, then the probe's caption, then image, heatmap and overlay side by side.
 
+    The label and legend lead so they stay in sight above pictures that may not fit a short terminal.
     Narrow terminals (an 80-column tmux pane) drop the overlay rather than crop the pictures.
     """
 
-    def __init__(self, event: Attention, probe: int, layer: int, head: int):
-        self.event, self.probe = event, probe
+    def __init__(self, event: Attention, probe: int, layer: int, head: int, note: str = ""):
+        self.event, self.probe, self.note = event, probe, note
         self.matrix, self.title = select_map(event, probe, layer, head)
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
@@ -175,16 +176,26 @@ class AttentionPanel:
         row = Table.grid(padding=(0, 2))
         row.add_row(*pictures)
         _, lo, hi = normalised(self.matrix)
-        head_line = Text(f"step {self.event.step}  ", "dim")
-        head_line.append(self.title, "bold")
-        yield Group(probe_caption(self.event, self.probe), row, head_line, legend(lo, hi))
+        label = Text(f"step {self.event.step}  ", "dim")
+        label.append(self.title, "bold")
+        key = legend(lo, hi)
+        # One line for label and legend when they fit side by side: every line saved is picture in sight.
+        heading = [Text.assemble(label, "   ", key)] if label.cell_len + 3 + key.cell_len <= options.max_width \
+            else [label, key]
+        caption = probe_caption(self.event, self.probe)
+        if self.note:
+            caption.append(f"   {self.note}", "dim")
+        yield Group(*heading, caption, row)
 
 
 def attention_panel(event: Attention, *, probe: int = 0, layer: int | None = None,
-                    head: int | None = None) -> AttentionPanel:
-    """The panel for one probe; layer None (or == layers) shows the rollout, head None (or == heads) the mean."""
+                    head: int | None = None, note: str = "") -> AttentionPanel:
+    """The panel for one probe; layer None (or == layers) shows the rollout, head None (or == heads) the mean.
+
+    `note` goes at the end of the caption line (the app puts which logged map is shown there).
+    """
     layers, heads = map_count(event)
-    return AttentionPanel(event, probe, layers if layer is None else layer, heads if head is None else head)
+    return AttentionPanel(event, probe, layers if layer is None else layer, heads if head is None else head, note)
 
 
 def attention_report(event: Attention, *, layer: int | None = None, head: int | None = None,
@@ -200,7 +211,8 @@ def attention_report(event: Attention, *, layer: int | None = None, head: int | 
 # --------------------------------------------------------------------------- misclassified images
 
 class MisclassifiedGrid:
-    """Wrong predictions as a grid of pictures captioned true / predicted; as many columns as the width allows."""
+    """Wrong predictions as a grid of pictures, each under its own "true → predicted" caption; as many columns
+    as the width allows. The caption leads so that a picture scrolled into view comes with its labels."""
 
     def __init__(self, event: Misclassified, max_side: int = MAX_SIDE):
         self.event = event
@@ -208,24 +220,53 @@ class MisclassifiedGrid:
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         event = self.event
+        yield mistakes_title(event)
         if not event.images:
-            yield Text("no misclassified images: every validation image was right", "green")
             return
-        _, width = display_size(len(event.images[0]), len(event.images[0][0]), self.max_side)
-        cell = max(width, 12)
+        _, cell = mistake_size(event, self.max_side)
         columns = max(1, (options.max_width + 1) // (cell + 1))
         grid = Table.grid(padding=(0, 1))
         for _ in range(columns):
             grid.add_column(width=cell, no_wrap=True)
-        cells = []
-        for image, true, pred in zip(event.images, event.labels, event.predictions):
-            caption = Text(_name(event.class_names, true)[:cell], "bold", no_wrap=True, overflow="crop")
-            wrong = Text("→ " + _name(event.class_names, pred), "red", no_wrap=True, overflow="crop")
-            cells.append(Group(blocks(image_pixels(image, self.max_side)), caption, wrong))
+        cells = [mistake_cell(event, i, self.max_side) for i in range(len(event.images))]
         for start in range(0, len(cells), columns):
             grid.add_row(*cells[start:start + columns])
-        yield Text(f"{len(event.images)} misclassified images at step {event.step} (true label, → predicted)", "bold")
         yield grid
+
+
+def mistakes_title(event: Misclassified) -> Text:
+    if not event.images:
+        return Text("no misclassified images: every validation image was right", "green")
+    return Text(f"{len(event.images)} misclassified images at step {event.step} (true → predicted)", "bold")
+
+
+def mistake_size(event: Misclassified, max_side: int = MAX_SIDE) -> tuple[int, int]:
+    """(lines, columns) one captioned picture takes: a caption line over the picture's half-block lines, at least
+    12 columns wide so that captions stay readable."""
+    height, width = display_size(len(event.images[0]), len(event.images[0][0]), max_side)
+    return 1 + -(-height // 2), max(width, 12)
+
+
+def mistake_cell(event: Misclassified, index: int, max_side: int = MAX_SIDE) -> Group:
+    """One wrong prediction: its caption, then its picture."""
+    caption = mistake_caption(_name(event.class_names, event.labels[index]),
+                              _name(event.class_names, event.predictions[index]), mistake_size(event, max_side)[1])
+    return Group(caption, blocks(image_pixels(event.images[index], max_side)))
+
+
+def mistake_caption(true: str, pred: str, width: int) -> Text:
+    """'cat → dog' in one line of `width` cells; long names are shortened alike, so both stay readable."""
+    arrow = " → "
+    room = width - len(arrow)
+    if len(true) + len(pred) > room:
+        # The predicted name gets at least half the room, more when the true one is short; the true one the rest.
+        pred = _shorten(pred, min(len(pred), max(room // 2, room - len(true))))
+        true = _shorten(true, room - len(pred))
+    return Text.assemble((true, "bold"), (arrow, "red"), (pred, "bold red"), no_wrap=True, overflow="crop")
+
+
+def _shorten(name: str, size: int) -> str:
+    return name if len(name) <= size else name[:max(0, size - 1)] + "…"
 
 
 def pick_by_step(events: Sequence[Attention], step: int | None) -> Attention:

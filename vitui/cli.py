@@ -31,10 +31,11 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def make_console():
-    """A rich console; when piped or logged, wide enough that tables are not cut to 80 columns."""
+    """A rich console: the terminal's width, or COLUMNS when set; when piped or logged without COLUMNS, wide
+    enough that tables are not cut to 80 columns."""
     from rich.console import Console
 
-    return Console() if sys.stdout.isatty() else Console(width=200)
+    return Console() if sys.stdout.isatty() or os.environ.get("COLUMNS", "").isdigit() else Console(width=200)
 
 
 def locate_run(run_name: str, runs_dir: Optional[Path]) -> Path:
@@ -150,7 +151,7 @@ def settings(experiment: str = typer.Argument(..., help="experiment name")) -> N
 
 @runs_app.command("list")
 def runs_list(runs_dir: Optional[Path] = RUNS_DIR_OPTION) -> None:
-    """Every run in the runs folder: experiment, data set, status, start, duration, best figure."""
+    """Every run in the runs folder: its name, status, duration, best figure and the settings it changed."""
     from vitui.runviews import runs_table
     from vitui.runstore import list_runs
 
@@ -159,7 +160,8 @@ def runs_list(runs_dir: Optional[Path] = RUNS_DIR_OPTION) -> None:
     if not runs:
         typer.echo(f"no runs in {folder}")
         return
-    make_console().print(runs_table(runs))
+    console = make_console()
+    console.print(runs_table(runs, console.width))
 
 
 @runs_app.command("show")

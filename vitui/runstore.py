@@ -116,6 +116,15 @@ def send_control(run_dir: Path, message: dict[str, Any]) -> None:
         os.close(fd)
 
 
+def control_problem(run_dir: Path) -> str:
+    """Why send_control() would fail for this process ("" when it would not): a folder or file we cannot write."""
+    control = run_dir / CONTROL
+    target = control if control.exists() else run_dir
+    if os.access(target, os.W_OK):
+        return ""
+    return f"cannot write {control} (no write permission here), so the worker cannot be asked"
+
+
 class ControlReader:
     """The worker's side of control.jsonl: the requests appended since the last read (whole lines, objects only)."""
 

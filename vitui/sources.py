@@ -32,6 +32,8 @@ class RunSource(Protocol):
 
     def send(self, message: dict[str, Any]) -> None: ...
 
+    def send_problem(self) -> str: ...
+
 
 class HandleSource:
     """A worker process this app started (vitui.launch.RunHandle, or a test's fake with the same methods)."""
@@ -62,6 +64,10 @@ class HandleSource:
     def send(self, message: dict[str, Any]) -> None:
         """A control message for the worker, e.g. {"action": "set", "values": {"temperature": 0.5}}."""
         self.handle.send(message)
+
+    def send_problem(self) -> str:
+        """Why send() cannot reach the worker ("" when it can): never, while it runs, for a worker this app started."""
+        return ""
 
     def detach(self) -> None:
         """Tell the worker to go on alone, and stop multiprocessing from joining it when we exit.
@@ -128,6 +134,10 @@ class TailSource:
     def send(self, message: dict[str, Any]) -> None:
         """A control message for the worker, through the run folder (works for runs on another host that share it)."""
         runstore.send_control(self.run_dir, message)
+
+    def send_problem(self) -> str:
+        """Why send() cannot reach the worker ("" when it can): the run folder must take control.jsonl from us."""
+        return runstore.control_problem(self.run_dir)
 
     def detach(self) -> None:
         """Nothing to do: the run never depended on this app."""

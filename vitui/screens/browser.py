@@ -1,4 +1,4 @@
-"""Provides RunsBrowserScreen: every run in the runs folder; open one, or mark several and compare them."""
+"""Provides RunsBrowserScreen: every run in the runs folder; filter, sort, open one, or mark several to compare."""
 
 from __future__ import annotations
 
@@ -7,56 +7,112 @@ from pathlib import Path
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Footer, Input, Static
 
 from vitui import runstore
 from vitui.widgets.runtable import RunTable
 
 REFRESH_S = 2.0  # runs started or finished elsewhere show up within this
+RUN_ACTIONS = ("open", "mark", "compare", "filter", "sort", "reverse_sort", "copy_path")  # the keys that need a run
+
+
+def fit_path(path: str, width: int) -> str:
+    """The end of a path, which names the folder, cut to `width` from the left: …/deep/runs."""
+    return path if len(path) <= width else "…" + path[len(path) - width + 1:]
+
+
+class FilterInput(Input):
+    """The `/` filter: the table follows as you type; enter keeps the filter, esc clears it."""
+
+    BINDINGS = [Binding("escape", "screen.clear_filter", "clear filter")]
 
 
 class RunsBrowserScreen(Screen):
     """The runs table, refreshed every few seconds (a headless run elsewhere shows as running)."""
 
+    AUTO_FOCUS = ""  # none: refresh_runs focuses the table once there is a run
     BINDINGS = [
-        Binding("enter", "open", "open", show=True),
+        Binding("enter", "open", "open"),
         Binding("space", "mark", "mark"),
         Binding("c", "compare", "compare"),
-        Binding("n", "new_run", "new run"),
-        Binding("escape", "back", "back"),
+        Binding("slash", "filter", "filter"),
+        Binding("s", "sort", "sort"),
+        Binding("S", "reverse_sort", "reverse order", show=False),
+        Binding("y", "copy_path", "copy path"),
+        Binding("n", "new_run", "new run", show=False),
+        Binding("escape", "back", "back (or clear the filter)", show=False),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.marked: list[str] = []  # in marking order: the order of colours in a comparison
         self.runs: list[runstore.RunInfo] = []
+        self.copied = ""  # the path last copied, shown under the table until the cursor moves
+        self.copied_run = ""  # the row it was copied from
 
     def compose(self) -> ComposeResult:
         yield Static("", id="browser-title")
         yield RunTable(id="run-table")
+        yield Static("", id="browser-empty")
+        # Not selected on focus: `/` again goes on editing the filter rather than replacing it.
+        yield FilterInput(placeholder="filter: words from any column (enter keeps it, esc clears it)",
+                          id="browser-filter", compact=True, select_on_focus=False)
         yield Static("", id="browser-hint")
         yield Footer()
 
     def on_mount(self) -> None:
-        self.refresh_runs()
+        self.query_one(FilterInput).display = False
+        self.refresh_runs()  # focuses the table if there are runs
         self.set_interval(REFRESH_S, self.refresh_runs)
-        self.query_one(RunTable).focus()
 
     def on_screen_resume(self) -> None:
         self.refresh_runs()
+
+    def on_resize(self) -> None:
+        self.show_lines()
 
     def run_changed(self, run_dir: Path) -> None:
         """A followed run changed: its status may have too (cheap: only state and figures are redrawn)."""
 
     def refresh_runs(self) -> None:
         runs_dir: Path = self.app.runs_dir  # type: ignore[attr-defined]
+        had_runs = bool(self.runs)
         self.runs = runstore.list_runs(runs_dir)
+        if bool(self.runs) != had_runs:  # the first run came, or the last went
+            self.refresh_bindings()  # the keys that need a run come and go with it, and so does the table
+            if self.runs:
+                self.query_one(RunTable).focus()
+            else:
+                self.set_focus(None)
         known = {str(r.path) for r in self.runs}
         self.marked = [m for m in self.marked if m in known]
         self.query_one(RunTable).show(self.runs, set(self.marked))
-        self.query_one("#browser-title", Static).update(f"runs in {runs_dir}  ({len(self.runs)})")
+        self.show_lines()
+
+    def show_lines(self) -> None:
+        """The title, the hint under the table, and the empty state in place of an empty table."""
+        runs_dir = str(self.app.runs_dir)  # type: ignore[attr-defined]
+        table = self.query_one(RunTable)
+        count = f"{len(table.shown)} of {len(self.runs)}" if table.filter_text else str(len(self.runs))
+        room = max(10, self.size.width - len(f" runs in   ({count}) "))
+        self.query_one("#browser-title", Static).update(f"runs in {fit_path(runs_dir, room)}  ({count})")
+        table.display = bool(self.runs)
+        empty = self.query_one("#browser-empty", Static)
+        empty.display = not self.runs
+        empty.update(f"No runs in {runs_dir} yet.\n\nPress n to set up a run here, or train one from a shell:\n"
+                     f"  vitui run EXPERIMENT --runs-dir {runs_dir}\n"
+                     f"It shows up here within {REFRESH_S:.0f} seconds of starting.")
+        if self.copied and table.current_run() != self.copied_run:
+            # Asked here, not of each highlight: a redraw passes the cursor over other rows on its way back.
+            self.copied = ""
         if not self.runs:
-            hint = f"no runs in {runs_dir} yet: press n to start one, or run `vitui run EXPERIMENT`"
+            hint = ""
+        elif self.copied:
+            hint = f"copied {self.copied}"
+        elif table.filter_text and not table.shown:
+            hint = f"no run matches {table.filter_text!r}: / changes the filter, esc clears it"
+        elif table.filter_text:
+            hint = f"filter {table.filter_text!r}: / changes it, esc clears it; enter opens the run"
         elif len(self.marked) < 2:
             hint = f"space marks runs to compare ({len(self.marked)} marked); enter opens the run under the cursor"
         else:
@@ -66,6 +122,64 @@ class RunsBrowserScreen(Screen):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
         self.action_open()
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if self.copied:
+            self.show_lines()  # the copied path goes once the cursor is on another run
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Keys that would do nothing leave the footer (and the help): with no runs, all but n, esc and q."""
+        if not self.runs and action in RUN_ACTIONS:
+            return False
+        # Typing in the filter, "/" is a character, not this key: Textual hides keys a text field takes,
+        # but does not know that "slash" is one, so the footer would offer it.
+        if action == "filter" and isinstance(self.focused, FilterInput):
+            return False
+        return True
+
+    # ---- filter
+    def action_filter(self) -> None:
+        field = self.query_one(FilterInput)
+        field.display = True
+        self.query_one("#browser-hint").display = False
+        field.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.query_one(RunTable).set_filter(event.value)
+        self.show_lines()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self._close_filter()
+
+    def action_clear_filter(self) -> None:
+        self.query_one(FilterInput).value = ""  # posts Changed: the table shows every run again
+        self.query_one(RunTable).set_filter("")
+        self._close_filter()
+
+    def _close_filter(self) -> None:
+        self.query_one(FilterInput).display = False
+        self.query_one("#browser-hint").display = True
+        self.query_one(RunTable).focus()
+        self.show_lines()
+
+    # ---- keys
+    def action_sort(self) -> None:
+        self.query_one(RunTable).sort_next()
+
+    def action_reverse_sort(self) -> None:
+        self.query_one(RunTable).reverse_sort()
+
+    def action_copy_path(self) -> None:
+        """The run folder's path to the clipboard (OSC 52: works over SSH, and in tmux with set-clipboard on),
+        and on screen, to copy by hand where the terminal does not take it: in a notification, and in full under
+        the table until the cursor moves."""
+        current = self.query_one(RunTable).current_run()
+        if current is None:
+            return
+        self.copied, self.copied_run = str(Path(current).resolve()), current
+        self.app.copy_to_clipboard(self.copied)
+        self.notify(self.copied, title="copied the run folder's path")
+        self.show_lines()
 
     def action_open(self) -> None:
         current = self.query_one(RunTable).current_run()
@@ -96,7 +210,9 @@ class RunsBrowserScreen(Screen):
         self.app.show_launcher()  # type: ignore[attr-defined]
 
     def action_back(self) -> None:
-        if len(self.app.screen_stack) > 2:
+        if self.query_one(RunTable).filter_text:
+            self.action_clear_filter()
+        elif len(self.app.screen_stack) > 2:
             self.app.pop_screen()
         else:
             self.app.show_launcher()  # type: ignore[attr-defined]

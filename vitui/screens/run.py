@@ -39,6 +39,21 @@ EXTRA_PANELS: dict[str, tuple[type[ExtraPanel], str]] = {
 }
 
 
+def ended_reason(state: str) -> str:
+    """What the names panel says in place of + and - once a run has ended."""
+    return f"the run {state}; `vitui sample` draws new names"
+
+
+class Panels(TabbedContent):
+    """The run screen's tabs. A pane whose widget gets focus becomes the active one; keys can outrun those
+    focus messages (`p` pressed fast), so one that arrives after focus has moved on is ignored."""
+
+    def _on_tab_pane_focused(self, event: TabPane.Focused) -> None:
+        focused = self.screen.focused
+        if focused is None or event.tab_pane not in focused.ancestors:
+            event.prevent_default()  # stale: TabbedContent's own handler must not switch back to that pane
+
+
 class RunScreen(Screen):
     """Status and progress on top, panels below; subclasses decide where the model's events come from."""
 
@@ -66,7 +81,7 @@ class RunScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield RunStatusBar(id="run-status")
-        with TabbedContent(id="panels", initial="charts"):
+        with Panels(id="panels", initial="charts"):
             with TabPane("charts", id="charts"):
                 with Grid(id="chart-grid"):
                     specs = live_charts(self.model.config)
@@ -122,6 +137,16 @@ class RunScreen(Screen):
                 self.summary = runstore.load_run(self.run_dir).summary
             self.query_one(ResultsView).show(model, self.summary)
         self._deliver_extras()
+        self._update_controls()
+
+    def _update_controls(self) -> None:
+        names = self._extras.get("samples")
+        if isinstance(names, NamesPanel):
+            names.set_control(self.settings_off_reason())
+
+    def settings_off_reason(self) -> str:
+        """Why live settings (the names panel's + and -) cannot reach the run's worker now; "" when they can."""
+        return ended_reason(self.model.state)
 
     def _deliver_extras(self) -> None:
         """Feed new samples / attention / misclassified events to their panels, adding a panel's tab the first time.
@@ -154,18 +179,24 @@ class RunScreen(Screen):
             self.show_panel(ids[(ids.index(tabs.active) + 1) % len(ids)])
 
     def show_panel(self, pane_id: str) -> None:
-        """Switch panel and focus its first focusable widget (so its keys show in the footer)."""
-        # Drop focus first: a focused widget in the pane being hidden would hand focus to its neighbour
-        # in that pane, and a focused pane makes itself active again.
-        self.set_focus(None)
-        self.query_one(TabbedContent).active = pane_id
-        self.call_after_refresh(self._focus_in, pane_id)
+        """Switch panel and focus its first focusable widget, so its keys work at once and show in the footer."""
+        tabs = self.query_one(TabbedContent)
+        tabs.active = pane_id
+        # Focus now, not after a redraw: keys that arrive with the `p` (typed fast, pasted, sent by tmux) would
+        # otherwise go to nobody. Only a pane added a moment ago may have nothing mounted to focus yet.
+        if not self._focus_in(pane_id):
+            self.set_focus(None)
+            self.call_after_refresh(self._focus_in, pane_id)
 
-    def _focus_in(self, pane_id: str) -> None:
-        pane = self.query_one(f"#{pane_id}", TabPane)
-        target = next((w for w in pane.query("*") if w.focusable), None)
-        if target is not None:
-            target.focus()
+    def _focus_in(self, pane_id: str) -> bool:
+        tabs = self.query_one(TabbedContent)
+        if tabs.active != pane_id:
+            return True  # the user has moved on: focusing this pane would make it active again
+        target = next((w for w in tabs.get_pane(pane_id).query("*") if w.focusable), None)
+        if target is None:
+            return False
+        self.set_focus(target)
+        return True
 
 
 class LiveRunScreen(RunScreen):
@@ -176,6 +207,7 @@ class LiveRunScreen(RunScreen):
     def __init__(self, session: Any):
         super().__init__(session.model, session.run_dir)
         self.session = session
+        self._send_error = ""  # a control request that could not be delivered: live settings stay off
 
     @property
     def stopping(self) -> bool:
@@ -190,14 +222,29 @@ class LiveRunScreen(RunScreen):
             self.notify("stopping: finishing the step and saving a checkpoint")
         self.refresh_view()
 
-    def on_names_panel_temperature_changed(self, message: Any) -> None:
-        """The names panel asked for another sampling temperature: the worker reads it at its next samples."""
+    def settings_off_reason(self) -> str:
+        if self._send_error:
+            return self._send_error
         if not self.model.running:
-            return
-        try:
-            self.session.source.send({"action": "set", "values": {"temperature": message.temperature}})
-        except (RuntimeError, OSError) as exc:
-            self.notify(str(exc), severity="error")
+            return ended_reason(self.model.state)
+        if self.session.stopping:
+            return "the run is stopping"
+        return self.session.source.send_problem()
+
+    def on_names_panel_temperature_changed(self, message: NamesPanel.TemperatureChanged) -> None:
+        """The names panel asked for another sampling temperature: the worker reads it at its next samples.
+
+        A worker this app started reads it from its control queue, one started elsewhere from its run folder.
+        """
+        reason = self.settings_off_reason()
+        if not reason:
+            try:
+                self.session.source.send({"action": "set", "values": {"temperature": message.temperature}})
+            except (RuntimeError, OSError) as exc:
+                reason = self._send_error = f"could not ask the worker: {exc}"
+        if reason:  # the run ended or the request failed since the panel last heard: say so, never drop it quietly
+            self.notify(f"temperature not changed: {reason}", severity="warning")
+        self._update_controls()
 
 
 class RunDetailScreen(RunScreen):
@@ -207,6 +254,10 @@ class RunDetailScreen(RunScreen):
         info = runstore.load_run(Path(run_dir))
         super().__init__(RunModel(info.name, info.config), run_dir)
         self.summary = info.summary
+        self.recorded_state = info.state  # the model says "running" while its log is read
+
+    def settings_off_reason(self) -> str:
+        return ended_reason(self.recorded_state)
 
     def on_mount(self) -> None:
         super().on_mount()

@@ -3,25 +3,28 @@
 Keys: i / I next / previous probe image, l / L next / previous layer (the rollout comes after the
 last layer), h / H next / previous head (the mean of all heads comes after the last head),
 [ / ] older / newer map, end back to the newest (and follow new maps as they arrive).
+The view scrolls (arrows, page keys, the mouse wheel) when the pictures are taller than the terminal.
 """
 
 from __future__ import annotations
 
-from rich.console import Group, RenderableType
+from rich.console import RenderableType
 from rich.text import Text
+from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widget import Widget
+from textual.containers import VerticalScroll
+from textual.widgets import Static
 
 from vitui.attention_view import attention_panel, map_count
 from vitui.events import Attention
 
 
-class AttentionView(Widget, can_focus=True):
-    """Probe image, attention heatmap and overlay for the chosen probe, layer, head and logged step."""
+class AttentionView(VerticalScroll, can_focus=True):
+    """Map label and legend, then the probe image, heatmap and overlay for the chosen probe, layer, head and step."""
 
     DEFAULT_CSS = """
-    AttentionView { height: auto; min-height: 3; padding: 0 1; }
-    AttentionView:focus { background: $boost; }
+    AttentionView { height: 1fr; padding: 0 1; }
+    AttentionView > #attention-body { width: 100%; height: auto; }
     """
     BINDINGS = [
         # Not p: the run screen uses it to switch panels.
@@ -29,6 +32,7 @@ class AttentionView(Widget, can_focus=True):
         Binding("l", "layer(1)", "layer"), Binding("L", "layer(-1)", "prev layer", show=False),
         Binding("h", "head(1)", "head"), Binding("H", "head(-1)", "prev head", show=False),
         Binding("left_square_bracket", "step(-1)", "older"), Binding("right_square_bracket", "step(1)", "newer"),
+        # Instead of the scroll container's "end": a map fits in a few screens, home / page keys reach it all.
         Binding("end", "latest", "newest", show=False),
     ]
 
@@ -40,12 +44,18 @@ class AttentionView(Widget, can_focus=True):
         self.layer_index: int | None = None  # None: the rollout (shown as position `layers` in the cycle)
         self.head_index: int | None = None  # None: the mean over heads
 
+    def compose(self) -> ComposeResult:
+        yield Static(id="attention-body")
+
+    def on_mount(self) -> None:
+        self._draw()  # maps fed before the tab was mounted (is_mounted is still False here)
+
     # ---- feeding
     def add_event(self, event: Attention) -> None:
         """Append a newly logged map; the view moves to it only while it follows the newest."""
         self.events.append(event)
-        if self.map_index is None:
-            self.refresh(layout=True)
+        if self.is_mounted:
+            self._draw()
 
     @property
     def current(self) -> Attention | None:
@@ -57,7 +67,7 @@ class AttentionView(Widget, can_focus=True):
     def action_probe(self, delta: int) -> None:
         if self.current is not None:
             self.probe_index = (self.probe_index + delta) % len(self.current.labels)
-            self.refresh(layout=True)
+            self._draw()
 
     def action_layer(self, delta: int) -> None:
         if self.current is not None:
@@ -65,7 +75,7 @@ class AttentionView(Widget, can_focus=True):
             position = layers if self.layer_index is None else self.layer_index
             position = (position + delta) % (layers + 1)
             self.layer_index = None if position == layers else position
-            self.refresh(layout=True)
+            self._draw()
 
     def action_head(self, delta: int) -> None:
         if self.current is not None:
@@ -73,7 +83,7 @@ class AttentionView(Widget, can_focus=True):
             position = heads if self.head_index is None else self.head_index
             position = (position + delta) % (heads + 1)
             self.head_index = None if position == heads else position
-            self.refresh(layout=True)
+            self._draw()
 
     def action_step(self, delta: int) -> None:
         if not self.events:
@@ -81,25 +91,27 @@ class AttentionView(Widget, can_focus=True):
         position = len(self.events) - 1 if self.map_index is None else self.map_index
         position = max(0, min(len(self.events) - 1, position + delta))
         self.map_index = None if position == len(self.events) - 1 else position
-        self.refresh(layout=True)
+        self._draw()
 
     def action_latest(self) -> None:
         self.map_index = None
-        self.refresh(layout=True)
+        self._draw()
 
     # ---- drawing
-    def render(self) -> RenderableType:
+    def _draw(self) -> None:
+        self.query_one("#attention-body", Static).update(self.content())
+
+    def content(self) -> RenderableType:
+        """What the view shows now: the chosen map with its label, legend and caption."""
         event = self.current
         if event is None:
-            return Text("no attention maps yet: a ViT run logs them every attention_every steps and at the end",
-                        style="dim")
+            return Text("no attention maps yet: a ViT run logs them every attention_every steps and at the end\n"
+                        "keys: i image  l layer  h head  [ ] older/newer  end newest", style="dim")
         layers, heads = map_count(event)
         # A run's maps all have the same shape; clamp anyway so a stale choice never indexes past the end.
         probe = min(self.probe_index, len(event.labels) - 1)
         layer = None if self.layer_index is None or self.layer_index >= layers else self.layer_index
         head = None if self.head_index is None or self.head_index >= heads else self.head_index
         position = len(self.events) if self.map_index is None else self.map_index + 1
-        follow = "  (following)" if self.map_index is None else ""
-        header = Text(f"map {position}/{len(self.events)} at step {event.step}{follow}", style="bold")
-        header.append("   i image  l layer  h head  [ ] older/newer  end newest", style="dim")
-        return Group(header, attention_panel(event, probe=probe, layer=layer, head=head))
+        note = f"map {position}/{len(self.events)}" + (", following" if self.map_index is None else "")
+        return attention_panel(event, probe=probe, layer=layer, head=head, note=note)

@@ -1,77 +1,124 @@
-"""Provides RunTable: the runs folder as a table, newest first, with marks for comparing."""
+"""Provides RunTable: the runs folder as a table, filtered and sorted by any column, with marks for comparing."""
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from rich.text import Text
+from textual.binding import Binding
 from textual.widgets import DataTable
 
-from vitui.config import ConfigError, load_experiment_file
 from vitui.runstore import RunInfo
-from vitui.runviews import STATE_STYLES, best_figure, format_duration, format_start
+from vitui.runviews import NAME, RUN_COLUMNS, SETTINGS, STATE_STYLES, STATUS, filter_runs, row_texts, sort_runs
 
-COLUMNS = ("experiment", "dataset", "status", "started", "time", "best")
-
-
-def short_dataset(name: str, width: int = 16) -> str:
-    """imagefolder:/long/path/cifar10-jpeg-train.tar.gz -> folder:cifar10-jpeg-tr…"""
-    if name.startswith("imagefolder:"):
-        stem = name.rstrip("/").rsplit("/", 1)[-1]
-        name = f"folder:{stem}"
-    return name if len(name) <= width else name[: width - 1] + "…"
-
-
-def experiment_cell(run: RunInfo, marked: bool) -> Text:
-    """The experiment, its model added when the run switched model, behind a mark for comparing."""
-    text = Text("● " if marked else "  ", style="bold magenta")
-    experiment, model = str(run.config.get("experiment", "")), str(run.config.get("model", ""))
-    text.append(experiment or model)
-    if experiment and model and model != _file_model(experiment):
-        text.append(f" ({model})", style="dim")
-    return text
-
-
-@lru_cache(maxsize=64)
-def _file_model(experiment: str) -> str:
-    try:
-        return str(load_experiment_file(experiment).get("model", ""))
-    except ConfigError:
-        return ""
-
-
-def run_cells(run: RunInfo, marked: bool) -> tuple:
-    state = "crashed" if run.crashed else run.state
-    return (experiment_cell(run, marked), short_dataset(str(run.config.get("dataset", ""))),
-            Text(state, style=STATE_STYLES.get(run.state, "")), format_start(run.started)[5:],
-            format_duration(run.duration), best_figure(run))
+MARK = "● "  # before a run marked for comparing; two blanks otherwise
+MIN_SETTINGS = 8  # narrower than this, the settings column is left out (cells are cut to one line here)
 
 
 class RunTable(DataTable):
-    """One row per run folder, keyed by its path; redrawn only when a row's text changed."""
+    """One row per run, keyed by its path; the settings column takes the width the others leave.
+
+    Cells are redrawn only when what they show changed (the browser refreshes every two seconds).
+    """
+
+    BINDINGS = [
+        Binding("enter", "select_cursor", "open", show=False),
+        Binding("home", "scroll_top", "first run", show=False),
+        Binding("end", "scroll_bottom", "last run", show=False),
+    ]
 
     def __init__(self, *, id: str | None = None):
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
-        self._rows: dict[str, tuple] = {}
+        self.runs: list[RunInfo] = []
+        self.marked: set[str] = set()
+        self.sort_column, self.sort_descending = NAME, RUN_COLUMNS[NAME].descending  # newest first
+        self.filter_text = ""
+        self.shown: list[RunInfo] = []
+        self._layout: tuple | None = None  # columns, order and rows on screen
+        self._cells: dict[str, tuple] = {}  # each row's texts on screen, and whether it is marked
 
-    def on_mount(self) -> None:
-        for name in COLUMNS:
-            self.add_column(name, key=name)
-
+    # ---- what to show
     def show(self, runs: list[RunInfo], marked: set[str]) -> None:
-        rows = {str(r.path): run_cells(r, str(r.path) in marked) for r in reversed(runs)}
-        plain = {k: tuple(str(c) for c in v) for k, v in rows.items()}
-        if plain == self._rows:
-            return
-        keep = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value if self.row_count else None
-        self.clear()
-        for key, cells in rows.items():
-            self.add_row(*cells, key=key)
-        self._rows = plain
-        if keep in rows:
-            self.move_cursor(row=self.get_row_index(keep))
+        self.runs, self.marked = runs, marked
+        self.redraw()
+
+    def set_filter(self, text: str) -> None:
+        self.filter_text = text
+        self.redraw()
+
+    def sort_by(self, column: int) -> None:
+        """Sort by a column; again on the same column reverses the order."""
+        if column == self.sort_column:
+            self.sort_descending = not self.sort_descending
+        else:
+            self.sort_column, self.sort_descending = column, RUN_COLUMNS[column].descending
+        self.redraw()
+
+    def sort_next(self) -> None:
+        self.sort_by((self.sort_column + 1) % len(RUN_COLUMNS))
+
+    def reverse_sort(self) -> None:
+        self.sort_by(self.sort_column)
 
     def current_run(self) -> str | None:
         if not self.row_count:
             return None
         return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+
+    # ---- drawing
+    def on_resize(self) -> None:
+        self.redraw()
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        event.stop()
+        self.sort_by(int(str(event.column_key.value)))
+
+    def redraw(self) -> None:
+        """Rebuild the table when its rows or columns change; otherwise update only the cells that changed, so
+        that a running run's ticking time does not move the view."""
+        self.shown = sort_runs(filter_runs(self.runs, self.filter_text), self.sort_column, self.sort_descending)
+        cells = {str(r.path): (tuple(row), str(r.path) in self.marked)
+                 for r, row in zip(self.shown, row_texts(self.shown))}
+        columns = self._column_widths([row for row, _ in cells.values()])
+        layout = (columns, self.sort_column, self.sort_descending, tuple(cells))
+        if layout != self._layout:
+            self._layout = layout
+            keep = self.current_run()
+            self.clear(columns=True)
+            for index, width in columns:
+                self.add_column(self._label(index), key=str(index), width=width)
+            for key, (row, _) in cells.items():
+                self.add_row(*(self._cell(index, width, row[index], key) for index, width in columns), key=key)
+            if keep in cells:
+                self.move_cursor(row=self.get_row_index(keep))
+        else:
+            for key, (row, marked) in cells.items():
+                if (row, marked) != self._cells.get(key):
+                    for index, width in columns:
+                        self.update_cell(key, str(index), self._cell(index, width, row[index], key))
+        self._cells = cells
+
+    def _column_widths(self, rows: list[tuple[str, ...]]) -> tuple[tuple[int, int], ...]:
+        """(column, width) of the columns shown: each as wide as its widest cell, settings what is left."""
+        # Room for the sort arrow in every title, so that sorting does not move the columns.
+        widths = [max([len(column.title) + 2, *(len(row[i]) for row in rows)]) for i, column in enumerate(RUN_COLUMNS)]
+        widths[NAME] += len(MARK)
+        padding = 2 * self.cell_padding
+        # The vertical scrollbar takes its width once the rows outgrow the table (one line is the header).
+        scrollbar = self.styles.scrollbar_size_vertical if len(rows) > self.size.height - 1 else 0
+        room = self.size.width - scrollbar - sum(w + padding for w in widths[:SETTINGS]) - padding
+        shown = [(i, widths[i]) for i in range(SETTINGS)]
+        if room >= MIN_SETTINGS or not self.size.width:  # not laid out yet: draw it all, the resize redraws
+            shown.append((SETTINGS, max(MIN_SETTINGS, min(widths[SETTINGS], room))))
+        return tuple(shown)
+
+    def _label(self, index: int) -> str:
+        arrow = (" ▼" if self.sort_descending else " ▲") if index == self.sort_column else ""
+        return RUN_COLUMNS[index].title + arrow
+
+    def _cell(self, index: int, width: int, text: str, key: str) -> Text:
+        if index == NAME:
+            return Text.assemble((MARK if key in self.marked else " " * len(MARK), "bold magenta"), text)
+        if index == SETTINGS:
+            cell = Text(text, style="dim" if text == "defaults" else "")
+            cell.truncate(width, overflow="ellipsis")
+            return cell
+        return Text(text, style=STATE_STYLES.get(text, "") if index == STATUS else "")
