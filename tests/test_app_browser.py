@@ -298,8 +298,8 @@ async def test_empty_state_fits_80_columns(tmp_path):
         await pilot.press("slash", "y", "s")  # and do nothing
         assert app.clipboard == "" and screen.focused is None
         write_run(runs_dir, "20250101-120000-mlp-mnist", resolve("mlp-mnist"), [], "completed")
-        await wait_until(pilot, lambda: screen.runs, what="the new run to show")  # within REFRESH_S
-        assert not empty.display and isinstance(screen.focused, RunTable)
+        await wait_until(pilot, lambda: screen.runs and not empty.display and isinstance(screen.focused, RunTable),
+                         what="the new run to show, focused")  # within REFRESH_S
 
 
 @run_async

@@ -2,8 +2,9 @@
 
 from contextlib import asynccontextmanager
 
-from app_fakes import wait_until, widget_text, ScriptedStarter, mlp_script, run_async
+from app_fakes import ScriptedStarter, mlp_script, run_async, screen_text, wait_until, widget_text
 from vitui.app import make_app
+from vitui.config import experiment_names
 from vitui.screens.launcher import LauncherScreen
 from vitui.screens.run import LiveRunScreen
 
@@ -153,3 +154,33 @@ async def test_the_help_line_follows_the_focused_field(tmp_path):
         assert message(screen) == ("batch_size: images per step", False)
         await pilot.press("escape")
         assert app.focused.id == "experiment-list" and message(screen) == ("", False)
+
+
+@run_async
+async def test_keys_after_tab_in_a_burst_go_to_the_next_field(tmp_path):
+    """A key that moves the focus (tab) and the keys typed after it, all in one burst: each lands where it was aimed."""
+    async with launcher_on(tmp_path, "cnn-bn-cifar10") as (app, pilot, screen):
+        epochs, batch = screen.query_one("#set-epochs"), screen.query_one("#set-batch_size")
+        epochs.focus()
+        await pilot.pause()
+        burst(app, "end", "backspace", "backspace", "3", "tab", "end", "backspace", "backspace", "backspace", "6", "4")
+        await wait_until(pilot, lambda: batch.value == "64", timeout=5, what="batch size 64")
+        assert epochs.value == "3" and app.focused is batch
+
+
+@run_async
+async def test_escape_then_list_keys_in_a_burst_launch_the_chosen_experiment(tmp_path):
+    starter = ScriptedStarter(mlp_script(), hold=False)
+    app = make_app(tmp_path, start_run=starter)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await open_launcher(pilot, app, "cnn-bn-cifar10")
+            screen.query_one("#set-epochs").focus()
+            await pilot.pause()
+            names = experiment_names()
+            burst(app, "escape", "home", *["down"] * names.index("mlp-mnist"), "enter")
+            await wait_until(pilot, lambda: isinstance(app.screen, LiveRunScreen), timeout=10, what="a launch")
+            await wait_until(pilot, lambda: "charts" in screen_text(app), what="the live screen drawn")
+        assert [c.train.experiment for c in starter.configs] == ["mlp-mnist"]
+    finally:
+        starter.close()

@@ -49,7 +49,11 @@ async def test_a_real_run_completes_on_screen_and_fills_its_tabs(experiment, dat
         with FreezeWatchdog(app) as watchdog:
             await wait_until(pilot, lambda: isinstance(app.screen, LiveRunScreen), what="the live screen")
             screen = app.screen
-            await wait_until(pilot, lambda: not screen.model.running, timeout=RUN_TIMEOUT, what="the run to end")
+            try:
+                await wait_until(pilot, lambda: not screen.model.running, timeout=RUN_TIMEOUT, what="the run to end")
+            except AssertionError as exc:
+                notes = [n.message for n in app._notifications]
+                raise AssertionError(f"{exc}; the app said {notes}; the screen shows:\n{screen_text(app)}") from None
             await wait_for_screen(pilot, app, lambda text: "completed" in text, "the completed state")
             assert screen.model.state == "completed", screen.model.last_error
             for title in ("charts", "log", "results", "config") + EXTRA_TABS[experiment]:

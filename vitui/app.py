@@ -170,6 +170,8 @@ class VituiApp(App[int]):
                 return
 
     def on_run_updated(self, message: RunUpdated) -> None:
+        if not self.screen_stack:  # the app is closing: an update from a follower thread has nobody to tell
+            return
         handler = getattr(self.screen, "run_changed", None)
         if handler is not None:
             handler(message.run_dir)

@@ -52,13 +52,20 @@ class SettingInput(Input):
     BINDINGS = [Binding("enter", "submit", "launch")]
 
     async def _on_key(self, event: events.Key) -> None:
-        # Textual inserts a printable key here at once but runs the field's own bindings (backspace,
-        # delete, arrows, home, end) only after the key has bubbled up to the App, so in a burst of keys
-        # ("⌫⌫12" in one read) the text went in before the deletes (Textualize/textual#6605). Run this
-        # field's bindings here, in the order the keys came.
+        # Textual inserts a printable key here at once but runs key bindings (this field's backspace, delete,
+        # arrows, home and end; the screen's tab and escape) only after the key has bubbled up to the App.
+        # Keys of one burst ("⌫⌫12", or "3<tab>64" typed fast, pasted or sent by tmux) all reach this field
+        # first, so the text went in before the deletes, and keys typed after a tab still landed here
+        # (Textualize/textual#6605). So: run a bound key's action here, in the order the keys came, and hand
+        # a key that arrives after the focus has moved on to where the focus is now.
+        if self.screen.focused is not self:  # has_focus lags: it follows the Focus / Blur messages
+            event.stop()
+            event.prevent_default()
+            self.app.post_message(events.Key(event.key, event.character))
+            return
         active = None if event.is_printable else self.screen.active_bindings.get(event.key)
-        if active is not None and active.node is self and active.enabled and not active.binding.priority:
-            if await self.app.run_action(active.binding.action, self):
+        if active is not None and active.enabled and not active.binding.priority:
+            if await self.app.run_action(active.binding.action, active.node):
                 event.stop()
                 event.prevent_default()
                 return
@@ -312,7 +319,8 @@ class LauncherScreen(Screen):
 
     # ------------------------------------------------------------------ actions
     def action_to_list(self) -> None:
-        self.query_one("#experiment-list", OptionList).focus()
+        # set_focus, not focus(): that one waits a message, and list keys typed right after esc went to the field
+        self.set_focus(self.query_one("#experiment-list", OptionList))
 
     def action_runs(self) -> None:
         self.app.show_runs()  # type: ignore[attr-defined]
