@@ -30,8 +30,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from runners.names_data import load_names  # noqa: E402
-from vitui import config as cfg  # noqa: E402
-from vitui.events import Progress, Status  # noqa: E402
+from vitui.core.experiments import RunConfig, resolve  # noqa: E402
+from vitui.core.settings import parse_overrides  # noqa: E402
+from vitui.core.events import Progress, Status  # noqa: E402
 from vitui.launch import start_run  # noqa: E402
 
 
@@ -47,7 +48,7 @@ def cpu_seconds(pid: int) -> float:
 def vitui_rate(experiment: str, overrides: dict[str, str], data_dir: Path,
                runs_dir: Path) -> tuple[int, int, float, float]:
     """Run the experiment in a real worker; return (first step, last step, wall s, worker CPU s between them)."""
-    config = cfg.resolve(experiment, overrides)
+    config = resolve(experiment, overrides)
     handle = start_run(config, runs_dir, data_dir)
     progress: list[Progress] = []
     cpu: list[float] = []
@@ -69,7 +70,7 @@ def vitui_rate(experiment: str, overrides: dict[str, str], data_dir: Path,
     return first.step, last.step, last.t - first.t, cpu[-1] - cpu[0]
 
 
-def plain_numpy_rnn(config: cfg.RunConfig, data, first: int) -> tuple[float, float, int]:
+def plain_numpy_rnn(config: RunConfig, data, first: int) -> tuple[float, float, int]:
     """The same model and update as rnn-dinos, with nothing else: (wall s, CPU s) for steps first+1 .. iterations."""
     from runners.models.rnn_numpy import VanillaRNN, name_example, sample
 
@@ -97,7 +98,7 @@ def plain_numpy_rnn(config: cfg.RunConfig, data, first: int) -> tuple[float, flo
     return time.perf_counter() - start, time.process_time() - start_cpu, 0
 
 
-def plain_torch(config: cfg.RunConfig, data, first: int) -> tuple[float, float, int]:
+def plain_torch(config: RunConfig, data, first: int) -> tuple[float, float, int]:
     """The same model, optimizer and batches as lstm/gru-dinos: (wall s, CPU s, characters) for steps first+1 .. end."""
     import torch
 
@@ -168,10 +169,10 @@ def main() -> None:
         for short in args.models.split(","):
             experiment = f"{short}-dinos"
             iterations = args.rnn_iterations if short == "rnn" else args.torch_iterations
-            overrides = {**cfg.parse_overrides(args.set), "iterations": str(iterations)}
+            overrides = {**parse_overrides(args.set), "iterations": str(iterations)}
             if short != "rnn":
                 overrides["device"] = args.device
-            config = cfg.resolve(experiment, overrides)
+            config = resolve(experiment, overrides)
             data = load_names(config.train.dataset, args.data_dir, config.train.val_fraction, config.train.seed)
             best = {"vitui wall": 0.0, "plain wall": 0.0, "vitui cpu": 0.0, "plain cpu": 0.0}
             plain = plain_numpy_rnn if short == "rnn" else plain_torch

@@ -1,6 +1,6 @@
 """Benchmark: the live screen's frame time and memory with 1,000 against 1,000,000 metric points.
 
-Each size runs in a fresh process: events go through the same RunModel.apply the app's follower thread
+Each size runs in a fresh process: events go through the same RunState.apply the app's follower thread
 uses, then the live screen (headless, 120x40) redraws every chart from scratch a few times. A frame is
 Textual's full-screen render (compositor render_update) with every chart's plot rebuilt; its time does
 not depend on run length because charts draw reduced series (about one point per column).
@@ -37,7 +37,7 @@ def rss_mib() -> float:
 
 def events(points: int, steps_per_epoch: int = 1000):
     """`points` training-loss readings (with lr), an epoch summary every `steps_per_epoch`, progress every 10."""
-    from vitui.events import Metric, Progress
+    from vitui.core.events import Metric, Progress
 
     t0 = 1_700_000_000.0
     epochs = max(1, points // steps_per_epoch)
@@ -65,12 +65,12 @@ class StillSource:
 
 def measure(points: int) -> dict:
     from vitui.app import RunSession, make_app
-    from vitui.runmodel import RunModel
+    from vitui.runstate import RunState
     from vitui.screens.run import LiveRunScreen
     from vitui.widgets.charts import MetricChart
 
     rss_start = rss_mib()
-    model = RunModel("bench")
+    model = RunState("bench")
     started = time.perf_counter()
     batch = []
     for event in events(points):

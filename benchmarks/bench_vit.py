@@ -59,8 +59,8 @@ def plain_loop(dataset: str, data_dir: Path, threads: int) -> float:
 
     from runners.augment import normalise, random_crop_flip
     from runners.data import load_dataset, split
-    from runners.models import build_image_model
-    from vitui.config import ViTArgs
+    from runners.models import load_builder
+    from vitui.core.models import ViTArgs
 
     cfg = TRAIN
     torch.set_num_threads(threads)
@@ -70,7 +70,7 @@ def plain_loop(dataset: str, data_dir: Path, threads: int) -> float:
     x, y = torch.from_numpy(parts.train_x), torch.from_numpy(parts.train_y)
     pixels = x.reshape(-1, 3).float()
     mean, std = pixels.mean(0), pixels.std(0)
-    model = build_image_model("vit", ViTArgs(**MODEL), 3, len(data.class_names), 32)
+    model = load_builder("vit")(ViTArgs(**MODEL), 3, len(data.class_names), 32)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.05)
     steps_per_epoch = math.ceil(len(x) / cfg["batch_size"])
     warmup, total = cfg["warmup_epochs"] * steps_per_epoch, cfg["epochs"] * steps_per_epoch
@@ -100,12 +100,12 @@ def probe_cost(dataset: str, data_dir: Path, every: int, threads: int, cycles: i
     import torch
     import torch.nn.functional as F
 
-    from runners.attention import AttentionProbe, choose_probes
+    from runners.attention_probe import AttentionProbe, choose_probes
     from runners.augment import normalise, random_crop_flip
     from runners.data import load_dataset, split
-    from runners.models import build_image_model
-    from vitui.config import ViTArgs
-    from vitui.runstore import EventLog
+    from runners.models import load_builder
+    from vitui.core.models import ViTArgs
+    from vitui.core.runfolder import EventLog
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
@@ -113,7 +113,7 @@ def probe_cost(dataset: str, data_dir: Path, every: int, threads: int, cycles: i
     parts = split(data, TRAIN["val_fraction"], 0)
     x, y = torch.from_numpy(parts.train_x), torch.from_numpy(parts.train_y)
     mean, std = x.reshape(-1, 3).float().mean(0), x.reshape(-1, 3).float().std(0)
-    model = build_image_model("vit", ViTArgs(**MODEL), 3, 10, 32)
+    model = load_builder("vit")(ViTArgs(**MODEL), 3, 10, 32)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.05)
     chosen = torch.from_numpy(choose_probes(parts.val_y, 4))
     probe = AttentionProbe(torch.from_numpy(parts.val_x)[chosen], torch.from_numpy(parts.val_y)[chosen],

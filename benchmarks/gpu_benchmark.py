@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._common import REPO, epoch_metrics, run_vitui  # noqa: E402
-from vitui.config import resolve  # noqa: E402
+from vitui.core.experiments import resolve  # noqa: E402
 
 
 def train(experiment: str, settings: dict, runs_dir: Path, data_dir: Path) -> tuple[list[dict], dict, Path]:

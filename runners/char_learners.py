@@ -15,9 +15,12 @@ import torch  # the NumPy RNN needs it too: its checkpoints are .pt files
 
 from runners.checkpoint import load_checkpoint
 from runners.devices import pick_device
-from runners.models import char_rnn, rnn_numpy
+from runners.models import char_rnn, load_builder, rnn_numpy
+from runners.optim import make_optimizer
 from runners.names_data import NamesData
-from vitui.config import CharConfig, ConfigError, RunConfig
+from vitui.core.errors import ConfigError
+from vitui.core.experiments import RunConfig
+from vitui.core.settings import CharConfig
 
 SMOOTHING = 0.999  # the course's smooth(): loss = 0.999 * loss + 0.001 * this name's loss
 
@@ -75,19 +78,27 @@ class NumpyRNNLearner:
         """A copy of the weights (training goes on changing the originals)."""
         return {"model": {k: torch.from_numpy(v.copy()) for k, v in self.model.params.items()}, "optimizer": None}
 
+    @staticmethod
+    def sample_saved(ckpt: dict[str, Any], config: RunConfig, vocab_size: int, n: int, temperature: float,
+                     seed: int) -> list[list[int]]:
+        """Names from a checkpoint of this learner's model (`vitui sample`)."""
+        params = {k: v.numpy() for k, v in ckpt["model"].items()}
+        return rnn_numpy.sample(params, n, temperature=temperature, rng=np.random.default_rng(seed),
+                                max_len=config.train.max_len)
+
 
 class TorchLearner:
     """Batches of names on the device; losses stay there until a logging interval reads them."""
 
-    def __init__(self, data: NamesData, cfg: CharConfig, args: Any, cell: str):
+    def __init__(self, data: NamesData, cfg: CharConfig, args: Any):
         self.cfg = cfg
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         self.device = pick_device(cfg.device)
         torch.manual_seed(cfg.seed)
-        self.model = char_rnn.CharRNN(cell=cell, vocab_size=len(data.vocab), embedding=args.embedding,
+        self.model = char_rnn.CharRNN(cell=cfg.model, vocab_size=len(data.vocab), embedding=args.embedding,
                                       hidden=args.hidden, layers=args.layers, dropout=args.dropout).to(self.device)
-        self.optimizer = make_optimizer(self.model, cfg)
+        self.optimizer = make_optimizer(cfg, self.model.parameters())
         encoded = [data.encode(n) for n in data.train]
         inputs, targets = char_rnn.encode_batch(encoded)
         self.inputs, self.targets = inputs.to(self.device), targets.to(self.device)
@@ -153,19 +164,15 @@ class TorchLearner:
         return {"model": {k: v.detach().clone() for k, v in self.model.state_dict().items()},
                 "optimizer": copy.deepcopy(self.optimizer.state_dict())}
 
-
-def make_optimizer(model: torch.nn.Module, cfg: CharConfig) -> torch.optim.Optimizer:
-    if cfg.optimizer == "sgd":
-        return torch.optim.SGD(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    if cfg.optimizer == "adamw":
-        return torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-
-
-def make_learner(config: RunConfig, data: NamesData):
-    if config.train.model == "rnn-numpy":
-        return NumpyRNNLearner(data, config.train, config.model_args)
-    return TorchLearner(data, config.train, config.model_args, cell=config.train.model)
+    @staticmethod
+    def sample_saved(ckpt: dict[str, Any], config: RunConfig, vocab_size: int, n: int, temperature: float,
+                     seed: int) -> list[list[int]]:
+        """Names from a checkpoint of this learner's model (`vitui sample`)."""
+        args = config.model_args
+        model = char_rnn.CharRNN(cell=config.train.model, vocab_size=vocab_size, embedding=args.embedding,
+                                 hidden=args.hidden, layers=args.layers, dropout=args.dropout)
+        model.load_state_dict(ckpt["model"])
+        return char_rnn.sample(model, n, temperature=temperature, seed=seed, max_len=config.train.max_len)
 
 
 # --------------------------------------------------------------------------- sampling a finished run
@@ -175,15 +182,7 @@ def sample_checkpoint(path, n: int, temperature: float, seed: int) -> tuple[list
     ckpt = load_checkpoint(path)
     config = RunConfig.from_dict(ckpt["config"])
     vocab, known = list(ckpt["vocab"]), set(ckpt["train_names"])
-    if config.train.model == "rnn-numpy":
-        params = {k: v.numpy() for k, v in ckpt["model"].items()}
-        drawn = rnn_numpy.sample(params, n, temperature=temperature, rng=np.random.default_rng(seed),
-                                 max_len=config.train.max_len)
-    else:
-        args = config.model_args
-        model = char_rnn.CharRNN(cell=config.train.model, vocab_size=len(vocab), embedding=args.embedding,
-                                 hidden=args.hidden, layers=args.layers, dropout=args.dropout)
-        model.load_state_dict(ckpt["model"])
-        drawn = char_rnn.sample(model, n, temperature=temperature, seed=seed, max_len=config.train.max_len)
+    learner = load_builder(config.train.model)
+    drawn = learner.sample_saved(ckpt, config, len(vocab), n, temperature, seed)
     names = ["".join(vocab[i] for i in name) for name in drawn]
     return names, [name not in known for name in names]

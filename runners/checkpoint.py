@@ -6,15 +6,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-from vitui.runstore import CHECKPOINTS
 
-
-def save_checkpoint(run_dir: Path, name: str, *, model: dict, optimizer: dict | None, step: int,
+def save_checkpoint(folder: Path, name: str, *, model: dict, optimizer: dict | None = None, step: int,
                     epoch: float, config: dict[str, Any], **extra: Any) -> Path:
-    """Write checkpoints/<name>.pt atomically: a temporary file renamed over the old one."""
+    """Write folder/<name>.pt atomically: a temporary file, fsynced, renamed over the old one."""
     import torch
 
-    folder = run_dir / CHECKPOINTS
     folder.mkdir(exist_ok=True)
     path = folder / f"{name}.pt"
     tmp = folder / f".{name}.pt.tmp"

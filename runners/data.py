@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vitui.config import DataError
+from vitui.core.errors import DataError
+from vitui.core.settings import IMAGEFOLDER, split_dataset
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".ppm", ".tif", ".tiff")
 MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -65,8 +66,9 @@ def load_dataset(name: str, data_dir: Path | None = None) -> ImageData:
                              ["fashion-mnist", "FashionMNIST/raw", "/usr/share/datasets/fashion-mnist"], "FashionMNIST")
     if name == "cifar10":
         return _load_cifar10(data_dir)
-    if name.startswith("imagefolder:"):
-        return _load_imagefolder(Path(name.removeprefix("imagefolder:")).expanduser(), data_dir)
+    kind, path = split_dataset(name)
+    if kind == IMAGEFOLDER and path:
+        return _load_imagefolder(Path(path).expanduser(), data_dir)
     raise DataError(f"unknown dataset {name!r}; use mnist, fashion-mnist, cifar10 or imagefolder:PATH")
 
 

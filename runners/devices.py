@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from vitui.config import ConfigError
+from vitui.core.errors import ConfigError
 
 
 def pick_device(name: str) -> torch.device:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vitui.events import Evaluation
+from vitui.core.events import Evaluation
 
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:

@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from runners.data import default_data_dir, offline
-from vitui.config import DataError
+from vitui.core.errors import DataError
+from vitui.core.settings import NAMES, split_dataset
 
 NEWLINE = "\n"
 DINOS_FILE = "dinos.txt"
@@ -81,10 +82,11 @@ def split_names(names: list[str], val_fraction: float, seed: int) -> tuple[list[
 def load_names(dataset: str, data_dir: Path | None, val_fraction: float, seed: int,
                warn=lambda message: None) -> NamesData:
     """The names of `dinos` or `names:PATH`, split and encoded; DataError with a fix when that fails."""
-    if dataset == "dinos":
+    kind, path = split_dataset(dataset)
+    if kind == "dinos":
         raw, where = _dinos_bytes(Path(data_dir) if data_dir else default_data_dir(), warn)
-    elif dataset.startswith("names:"):
-        where = Path(dataset.removeprefix("names:")).expanduser()
+    elif kind == NAMES and path:
+        where = Path(path).expanduser()
         try:
             raw = where.read_bytes()
         except OSError as exc:

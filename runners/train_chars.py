@@ -13,14 +13,14 @@ from typing import Any
 
 import numpy as np
 
-from runners.char_learners import make_learner
-from runners.checkpoint import save_checkpoint
+from runners.models import load_builder
 from runners.metrics import BestTracker
 from runners.names_data import load_names
-from runners.worker import RunContext, StopRequested
-from vitui import runstore
-from vitui.config import CharConfig, ConfigError, RunConfig, check_value, field_info
-from vitui.events import Metric, Progress, Samples
+from runners.context import RunContext, StopRequested
+from vitui.core.errors import ConfigError
+from vitui.core.experiments import RunConfig
+from vitui.core.settings import CharConfig, check_value, field_info
+from vitui.core.events import Metric, Progress, Samples
 
 # Checkpoints and summary.json are fsynced; at ~100 us per RNN step, writing them at every evaluation
 # would cost more than everything else the loop does. A new best is kept in memory and written at
@@ -36,8 +36,8 @@ def sample_seed(seed: int, step: int) -> int:
 class Saver:
     """Writes best.pt / last.pt and summary.json, throttled to one round of disk writes per SAVE_EVERY_S."""
 
-    def __init__(self, ctx: RunContext, config_dict: dict[str, Any], extra: dict[str, Any]):
-        self.ctx, self.config_dict, self.extra = ctx, config_dict, extra
+    def __init__(self, ctx: RunContext, extra: dict[str, Any]):
+        self.ctx, self.extra = ctx, extra
         self.best: dict[str, Any] | None = None  # snapshot not yet on disk
         self.summary: dict[str, Any] | None = None
         self.last_write = time.monotonic()  # a short run writes once, at its end
@@ -54,17 +54,16 @@ class Saver:
 
     def flush(self) -> None:
         if self.best is not None:
-            save_checkpoint(self.ctx.run_dir, "best", **self.best, config=self.config_dict, **self.extra)
+            self.ctx.checkpoint("best", **self.best, **self.extra)
             self.best = None
         if self.summary is not None:
-            runstore.write_json_atomic(self.ctx.run_dir / runstore.SUMMARY, self.summary)
+            self.ctx.summary(self.summary)
             self.summary = None
         self.last_write = time.monotonic()
 
     def last(self, learner, step: int, epoch: float) -> None:
         self.flush()
-        save_checkpoint(self.ctx.run_dir, "last", **learner.state(), step=step, epoch=epoch,
-                        config=self.config_dict, **self.extra)
+        self.ctx.checkpoint("last", **learner.state(), step=step, epoch=epoch, **self.extra)
 
 
 # --------------------------------------------------------------------------- the loop
@@ -82,9 +81,9 @@ def train(config: RunConfig, ctx: RunContext) -> dict[str, Any]:
              f"vocabulary of {len(data.vocab)} symbols")
 
     # ---- model
-    learner = make_learner(config, data)
+    learner = load_builder(cfg.model)(data, cfg, config.model_args)
     best = BestTracker("val_loss" if val_encoded else "train_loss", mode="min")
-    saver = Saver(ctx, config.to_dict(), {"vocab": data.vocab, "train_names": data.train})
+    saver = Saver(ctx, {"vocab": data.vocab, "train_names": data.train})
 
     def emit_samples(step: int) -> None:
         temperature = live_temperature(ctx, cfg)

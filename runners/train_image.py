@@ -17,34 +17,22 @@ import torch
 import torch.nn.functional as F
 
 from runners import data as datasets
-from runners.attention import make_probe
+from runners.attention_probe import make_probe
 from runners.augment import normalise, random_crop_flip
-from runners.checkpoint import save_checkpoint
+from runners.context import RunContext, StopRequested
 from runners.devices import pick_device
 from runners.metrics import BestTracker, evaluation
 from runners.mixing import make_mixer
-from runners.models import build_image_model
+from runners.models import load_builder
 from runners.modelstats import model_stats
-from runners.worker import RunContext, StopRequested
-from vitui import runstore
-from vitui.config import ImageConfig, RunConfig
-from vitui.events import Metric, Misclassified, Progress
+from runners.optim import make_optimizer
+from vitui.core.experiments import RunConfig
+from vitui.core.models import MODELS
+from vitui.core.settings import ImageConfig
+from vitui.core.events import Metric, Misclassified, Progress
 
 
 # --------------------------------------------------------------------------- setup helpers
-
-def make_optimizer(cfg: ImageConfig, params: Any) -> torch.optim.Optimizer:
-    kind, lr, wd = cfg.optimizer, cfg.lr, cfg.weight_decay
-    if kind == "sgd":
-        return torch.optim.SGD(params, lr=lr, weight_decay=wd)
-    if kind in ("momentum", "nesterov"):
-        return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, nesterov=kind == "nesterov", weight_decay=wd)
-    if kind == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, alpha=0.9, weight_decay=wd)  # alpha 0.9: Keras' rho
-    if kind == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=wd)
-    return torch.optim.AdamW(params, lr=lr, weight_decay=wd)
-
 
 def lr_factor(cfg: ImageConfig, step: int, steps_per_epoch: int) -> float:
     """Multiplier of the peak learning rate at `step`: linear warm-up, then the chosen schedule."""
@@ -126,7 +114,7 @@ def train(config: RunConfig, ctx: RunContext) -> dict[str, Any]:
              f"{splits.test_name}; {height}x{width}x{channels}, {len(classes)} classes; device {device}")
 
     # ---- model and optimiser
-    model = build_image_model(cfg.model, config.model_args, channels, len(classes), height).to(device)
+    model = load_builder(cfg.model)(config.model_args, channels, len(classes), height).to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     stats = model_stats(model, normalise(train_x[:1], mean, std))
@@ -138,15 +126,13 @@ def train(config: RunConfig, ctx: RunContext) -> dict[str, Any]:
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(cfg, s, steps_per_epoch))
     penalised = bool(cfg.l1 or cfg.l2)
     best = BestTracker("val_acc" if len(val_x) else "train_acc")
-    config_dict = config.to_dict()
     summary: dict[str, Any] = {"model": stats}
     mix = make_mixer(cfg.mixup, cfg.cutmix, len(classes), cfg.seed, gen)
-    probe = make_probe(model, splits, cfg.attention_probes, classes, lambda x: normalise(x, mean, std), device)
+    probe = (make_probe(splits, cfg.attention_probes, classes, lambda x: normalise(x, mean, std), device)
+             if MODELS[cfg.model].attention else None)
 
     def checkpoint(name: str, step: int, epoch: float) -> None:
-        save_checkpoint(ctx.run_dir, name, model=model.state_dict(), optimizer=optimizer.state_dict(),
-                        step=step, epoch=epoch, config=config_dict)
-        ctx.log_file.sync()
+        ctx.checkpoint(name, model=model.state_dict(), optimizer=optimizer.state_dict(), step=step, epoch=epoch)
 
     # The totals before the first logging interval: a view can count epochs and steps per epoch from the start.
     ctx.emit(Progress(step=0, total_steps=total_steps, epoch=1, total_epochs=cfg.epochs))
@@ -209,7 +195,7 @@ def train(config: RunConfig, ctx: RunContext) -> dict[str, Any]:
             if best.update(values[best.name], step=step, epoch=epoch, elapsed=time.monotonic() - started):
                 checkpoint("best", step, epoch)
             summary.update(metrics=values, best=best.to_dict(), epochs_done=epoch)
-            runstore.write_json_atomic(ctx.run_dir / runstore.SUMMARY, summary)
+            ctx.summary(summary)
             ctx.check_stop()
     except StopRequested:
         checkpoint("last", step, epoch - 1 + (step % steps_per_epoch) / steps_per_epoch if step % steps_per_epoch else epoch)

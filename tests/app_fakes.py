@@ -15,9 +15,11 @@ import time
 from pathlib import Path
 from typing import Any, Iterable
 
-from vitui import runstore
-from vitui.config import RunConfig
-from vitui.events import Evaluation, Event, Log, Metric, Progress, Status
+from textual import events
+
+from vitui.core import runfolder
+from vitui.core.events import Evaluation, Event, Log, Metric, Progress, Status
+from vitui.core.experiments import RunConfig
 from vitui.launch import RunHandle
 
 os.environ.setdefault("VITUI_OFFLINE", "1")  # nothing in these tests may touch the network
@@ -63,13 +65,13 @@ class ScriptedWorker:
         self._release = threading.Event()
         self._finish = threading.Event()
         self._killed = threading.Event()
-        self._log = runstore.EventLog(run_dir)
+        self._log = runfolder.EventLog(run_dir)
         self.thread = threading.Thread(target=self._run, daemon=True, name=f"scripted-{run_dir.name}")
 
     def start(self) -> "ScriptedWorker":
         # Like the real worker: hold the run's lock while "training", so the browser sees it as running.
-        self._lock = runstore.RunLock(self.run_dir)
-        runstore.write_status(self.run_dir, "running", pid=0, started=time.time())
+        self._lock = runfolder.RunLock(self.run_dir)
+        runfolder.write_status(self.run_dir, "running", pid=0, started=time.time())
         self.thread.start()
         return self
 
@@ -110,7 +112,7 @@ class ScriptedWorker:
     def _end(self, state: str, code: int, detail: str = "") -> None:
         last_t = T0 + 1000.0
         self._emit(Status(state=state, detail=detail, t=last_t))
-        runstore.write_status(self.run_dir, state, detail, pid=0, started=T0, ended=last_t)
+        runfolder.write_status(self.run_dir, state, detail, pid=0, started=T0, ended=last_t)
         self._exit(code)
 
     def _exit(self, code: int) -> None:
@@ -162,7 +164,7 @@ class ScriptedStarter:
             name += f"-{len(self.workers) + 1}"
         run_dir = runs_dir / name
         run_dir.mkdir(parents=True)
-        runstore.write_json_atomic(run_dir / runstore.CONFIG, config.to_dict())
+        runfolder.write_json_atomic(run_dir / runfolder.CONFIG, config.to_dict())
         worker = ScriptedWorker(run_dir, self.script, hold=self.hold).start()
         self.workers.append(worker)
         return worker.handle()
@@ -236,28 +238,35 @@ def write_run(runs_dir: Path, name: str, config: RunConfig, events: list[Event],
     """A finished run folder as the worker would leave it, with fixed times."""
     run_dir = runs_dir / name
     run_dir.mkdir(parents=True)
-    runstore.write_json_atomic(run_dir / runstore.CONFIG, config.to_dict())
-    log = runstore.EventLog(run_dir)
+    runfolder.write_json_atomic(run_dir / runfolder.CONFIG, config.to_dict())
+    log = runfolder.EventLog(run_dir)
     log.write(Status(state="running", t=T0))
     for event in events:
         log.write(event)
     log.write(Status(state=state, t=T0 + duration))
     log.close()
-    runstore.write_status(run_dir, state, started=T0, ended=T0 + duration)
-    runstore.write_json_atomic(run_dir / runstore.SUMMARY, summary or {})
+    runfolder.write_status(run_dir, state, started=T0, ended=T0 + duration)
+    runfolder.write_json_atomic(run_dir / runfolder.SUMMARY, summary or {})
     return run_dir
 
 
 def run_async(test):
-    """Run an async Pilot test under asyncio (this project has no pytest async plugin)."""
+    """Run an async Pilot test under asyncio (this project has no pytest async plugin).
+
+    Bounded below pytest-timeout's limit, so a test stuck on an await fails with the await it is stuck on in
+    its traceback (cancelling the test shows it), not just the event loop idling in select().
+    """
     import asyncio
     import functools
 
     @functools.wraps(test)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        return asyncio.run(test(*args, **kwargs))
+        return asyncio.run(asyncio.wait_for(test(*args, **kwargs), ASYNC_TEST_TIMEOUT_S))
 
     return wrapper
+
+
+ASYNC_TEST_TIMEOUT_S = 270.0  # pytest-timeout stops a test at 300 s
 
 
 def _holds(predicate: Any) -> bool:
@@ -283,10 +292,10 @@ async def wait_until(pilot: Any, predicate: Any, timeout: float = 20.0, what: st
 
 
 def widget_text(widget: Any) -> str:
-    """What a widget draws, as plain text lines."""
+    """What a widget draws, padding included, as plain text lines."""
     from textual.geometry import Region
 
-    return "\n".join(strip.text for strip in widget.render_lines(Region(0, 0, *widget.size)))
+    return "\n".join(strip.text for strip in widget.render_lines(Region(0, 0, *widget.outer_size)))
 
 
 def screen_text(app: Any) -> str:
@@ -303,3 +312,22 @@ async def turn_wheel(pilot: Any, widget: Any, *, down: bool = True) -> None:
     from textual.events import MouseScrollDown, MouseScrollUp
 
     await pilot._post_mouse_events([MouseScrollDown if down else MouseScrollUp], widget, offset=(1, 1))
+
+
+def burst(app, *keys: str) -> None:
+    """Keys as a terminal delivers a fast typist's (or tmux send-keys') burst: all queued before any is handled.
+
+    Named keys carry their character as a terminal's do ("slash" is "/"), the way Pilot.press makes them.
+    """
+    import unicodedata
+
+    from textual.keys import REPLACED_KEYS, _character_to_key, _get_unicode_name_from_key
+
+    for key in keys:
+        if len(key) == 1 and not key.isalnum():
+            key = _character_to_key(key)
+        try:
+            character: str | None = unicodedata.lookup(_get_unicode_name_from_key(REPLACED_KEYS.get(key, key)))
+        except KeyError:
+            character = key if len(key) == 1 else None
+        app.post_message(events.Key(key, character))

@@ -1,8 +1,10 @@
-"""Shared fixtures: offline mode, the real data in ../shared/data, and small data sets made from it."""
+"""Shared fixtures: offline mode, one torch thread, the test layers, the real data in ../shared/data and small data
+sets made from it."""
 
 from __future__ import annotations
 
 import gzip
+import inspect
 import io
 import os
 import subprocess
@@ -12,9 +14,35 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import textual.constants
 
 REPO = Path(__file__).resolve().parent.parent
 os.environ["VITUI_OFFLINE"] = "1"  # nothing in the suite touches the network
+# One thread for torch here and in every worker the tests start (they inherit the environment): on a shared
+# 2-core machine a second thread waits on the other jobs and makes a step several times slower.
+for _name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")
+# No animations (a scroll or a tab's underline glides for 0.3 s): tests wait on the end state, not the glide.
+# Textual reads the variable when it is first imported (pytest-textual-snapshot imports it before this file):
+# the environment is for the apps the tests start in a terminal, the constant for the apps started here.
+os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
+textual.constants.TEXTUAL_ANIMATIONS = "none"
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """Every test gets its layer: `slow` or `app` as marked, else `app` when it drives the app (a Pilot test run
+    through app_fakes.run_async, or a snapshot), else `unit`."""
+    for item in items:
+        if item.get_closest_marker("slow"):
+            # With xdist (-n 2, the default), the slow tests take turns on one worker: two real runs at once on
+            # a 2-core machine would slow each other past their timeouts. The fast ones share the other worker.
+            item.add_marker(pytest.mark.xdist_group("slow"))
+            continue
+        if item.get_closest_marker("app"):
+            continue
+        wrapped = getattr(getattr(item, "function", None), "__wrapped__", None)
+        is_app = inspect.iscoroutinefunction(wrapped) or "snap_compare" in getattr(item, "fixturenames", ())
+        item.add_marker(pytest.mark.app if is_app else pytest.mark.unit)
 
 
 def shared_data() -> Path:

@@ -104,7 +104,7 @@ class FreezeWatchdog:
 
     def _events_seen(self) -> int:
         try:
-            return self.app.screen.model.events_seen
+            return self.app.screen.run.events_seen
         except Exception:  # noqa: BLE001 - not on a run screen (yet), or between screens
             return 0
 

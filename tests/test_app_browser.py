@@ -3,12 +3,23 @@
 import contextlib
 
 import pytest
-from textual.geometry import Region
 
-from app_fakes import T0, wait_until, widget_text, PAUSE, ScriptedWorker, cnn_script, mlp_script, run_async, write_run
-from vitui import runstore
+from app_fakes import (
+    PAUSE,
+    T0,
+    ScriptedWorker,
+    burst,
+    cnn_script,
+    mlp_script,
+    run_async,
+    wait_until,
+    widget_text,
+    write_run,
+)
 from vitui.app import make_app
-from vitui.config import resolve
+from vitui.core import runfolder
+from vitui.core.experiments import resolve
+from vitui.screens import browser
 from vitui.screens.browser import RunsBrowserScreen
 from vitui.screens.compare import CompareScreen
 from vitui.screens.run import LiveRunScreen, RunDetailScreen
@@ -26,6 +37,13 @@ def cnn_runs(tmp_path):
     b = write_run(tmp_path, "20250101-130000-cnn-bn-cifar10", resolve("cnn-bn-cifar10"), cnn_script(batchnorm=True),
                   "completed", {"metrics": {"val_acc": 0.78}, "best": {**best, "value": 0.78}})
     return tmp_path, a, b
+
+
+@pytest.fixture(autouse=True)
+def quick_refresh(monkeypatch):
+    """The browser rereads the runs folder every 0.2 s here, not every 2 s: tests that wait for a refresh
+    wait less, and nothing else changes."""
+    monkeypatch.setattr(browser, "REFRESH_S", 0.2)
 
 
 async def open_browser(pilot, app) -> RunsBrowserScreen:
@@ -50,9 +68,9 @@ async def test_browser_lists_runs_and_opens_a_finished_one(cnn_runs):
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, RunDetailScreen))
         detail = app.screen
-        await wait_until(pilot, lambda: detail.model.evaluation is not None, what="the log to load")
-        assert detail.run_dir == b and detail.model.state == "completed"
-        assert detail.model.series["epoch/val_acc"].count == 12
+        await wait_until(pilot, lambda: detail.run.evaluation is not None, what="the log to load")
+        assert detail.run_dir == b and detail.run.state == "completed"
+        assert detail.run.series["epoch/val_acc"].count == 12
         await pilot.press("p", "p")  # charts -> log -> results
         await pilot.pause()
         assert app.screen.query_one("TabbedContent").active == "results"
@@ -93,7 +111,7 @@ async def test_attach_to_a_run_trained_elsewhere(tmp_path):
     """A run whose worker is not ours (headless in another terminal) shows as running and is followed live."""
     run_dir = tmp_path / "20250101-120000-mlp-mnist"
     run_dir.mkdir()
-    runstore.write_json_atomic(run_dir / runstore.CONFIG, resolve("mlp-mnist").to_dict())
+    runfolder.write_json_atomic(run_dir / runfolder.CONFIG, resolve("mlp-mnist").to_dict())
     script = mlp_script(iterations=300)
     worker = ScriptedWorker(run_dir, script[:20] + [PAUSE] + script[20:], hold=True).start()
     try:
@@ -105,11 +123,11 @@ async def test_attach_to_a_run_trained_elsewhere(tmp_path):
             await wait_until(pilot, lambda: isinstance(app.screen, LiveRunScreen))
             session = app.screen.session
             assert not session.source.owned
-            await wait_until(pilot, lambda: session.model.events_seen == 21, what="the log so far")
+            await wait_until(pilot, lambda: session.run.events_seen == 21, what="the log so far")
             worker.release()
-            await wait_until(pilot, lambda: session.model.progress.step == 300, what="new events")
+            await wait_until(pilot, lambda: session.run.progress.step == 300, what="new events")
             worker.finish()
-            await wait_until(pilot, lambda: session.model.state == "completed", what="the end")
+            await wait_until(pilot, lambda: session.run.state == "completed", what="the end")
             await pilot.press("q")  # not ours: quitting does not ask
             await wait_until(pilot, lambda: not app.is_running)
     finally:
@@ -120,16 +138,16 @@ async def test_attach_to_a_run_trained_elsewhere(tmp_path):
 async def test_attached_run_that_dies_shows_failed(tmp_path):
     run_dir = tmp_path / "20250101-120000-mlp-mnist"
     run_dir.mkdir()
-    runstore.write_json_atomic(run_dir / runstore.CONFIG, resolve("mlp-mnist").to_dict())
+    runfolder.write_json_atomic(run_dir / runfolder.CONFIG, resolve("mlp-mnist").to_dict())
     worker = ScriptedWorker(run_dir, mlp_script()[:10], hold=True).start()
     app = make_app(tmp_path, watch=run_dir)  # what `vitui watch RUN` does
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: isinstance(app.screen, LiveRunScreen))
         session = app.screen.session
-        await wait_until(pilot, lambda: session.model.events_seen == 11)
+        await wait_until(pilot, lambda: session.run.events_seen == 11)
         worker.die()  # the lock goes with the process: the status file still says running
-        took = await wait_until(pilot, lambda: session.model.state == "failed", timeout=2.0, what="failed")
-        assert took < 2.0 and "died" in session.model.detail
+        took = await wait_until(pilot, lambda: session.run.state == "failed", timeout=2.0, what="failed")
+        assert took < 2.0 and "died" in session.run.detail
 
 
 @run_async
@@ -174,11 +192,6 @@ def dino_runs(tmp_path):
     return tmp_path, dinos, mlp
 
 
-def drawn_text(widget) -> str:
-    """What a widget draws, padding included (widget_text stops short of the right padding)."""
-    return "\n".join(strip.text for strip in widget.render_lines(Region(0, 0, *widget.outer_size)))
-
-
 def names(screen) -> list[str]:
     return [r[0].strip() for r in rows(screen)]
 
@@ -209,20 +222,26 @@ async def test_names_tell_five_runs_apart_at_80_columns(dino_runs):
 async def test_slash_filters_the_runs(dino_runs):
     runs_dir, dinos, mlp = dino_runs
     async with browsing(runs_dir) as (pilot, app, screen):
-        await pilot.press("slash", *"lr=0.0", "enter")
+        burst(app, "slash", *"lr=0.0", "enter")
+        await pilot.pause()
         assert names(screen) == [dinos[3].name, dinos[2].name, dinos[1].name]  # lr 0.05, 0.02, 0.005
         assert "(3 of 6)" in widget_text(screen.query_one("#browser-title"))
         assert isinstance(screen.focused, RunTable)  # enter keeps the filter and goes back to the table
-        await pilot.press("slash", *" 0.05")  # more words: all must match, in any column
+        burst(app, "slash", *" 0.05")
+        await pilot.pause()  # more words: all must match, in any column
         assert names(screen) == [dinos[3].name]
-        await pilot.press("slash", "s", "t", "o", "p")  # typed into the filter, not taken as keys
+        burst(app, "slash", "s", "t", "o", "p")
+        await pilot.pause()  # typed into the filter, not taken as keys
         assert screen.query_one(RunTable).filter_text == "lr=0.0 0.05/stop" and names(screen) == []
         assert "(0 of 6)" in widget_text(screen.query_one("#browser-title"))
-        await pilot.press("enter")
+        burst(app, "enter")
+        await pilot.pause()
         assert "no run matches" in widget_text(screen.query_one("#browser-hint"))
-        await pilot.press("slash", "escape")  # esc in the filter clears it
+        burst(app, "slash", "escape")
+        await pilot.pause()  # esc in the filter clears it
         assert len(names(screen)) == 6 and isinstance(screen.focused, RunTable)
-        await pilot.press("slash", *"mnist", "enter", "escape")  # esc on the table clears a kept filter first
+        burst(app, "slash", *"mnist", "enter", "escape")
+        await pilot.pause()  # esc on the table clears a kept filter first
         assert len(names(screen)) == 6 and isinstance(app.screen, RunsBrowserScreen)
 
 
@@ -262,12 +281,12 @@ async def test_home_end_and_copying_the_path(dino_runs):
         assert table.cursor_row == 5 and table.current_run() == str(dinos[0])
         await pilot.press("y")
         assert app.clipboard == str(dinos[0].resolve())
-        hint = drawn_text(screen.query_one("#browser-hint"))  # whole, for copying by hand: wrapped, not cut
+        hint = widget_text(screen.query_one("#browser-hint"))  # whole, for copying by hand: wrapped, not cut
         assert "".join(hint.split()) == f"copied{dinos[0].resolve()}"
         write_run(runs_dir, "20250101-140000-mlp-mnist", resolve("mlp-mnist"), [], "completed")
         await wait_until(pilot, lambda: len(names(screen)) == 7, what="the refresh")  # the rows are rebuilt...
         await pilot.pause()
-        assert table.current_run() == str(dinos[0]) and "copied" in drawn_text(screen.query_one("#browser-hint"))
+        assert table.current_run() == str(dinos[0]) and "copied" in widget_text(screen.query_one("#browser-hint"))
         await pilot.press("home")  # ...but the cursor moving on to another run takes the copied path away
         assert table.cursor_row == 0 and "copied" not in widget_text(screen.query_one("#browser-hint"))
         await pilot.press("down", "y")
@@ -287,11 +306,11 @@ async def test_empty_state_fits_80_columns(tmp_path):
         empty = screen.query_one("#browser-empty")
         assert empty.display and not screen.query_one(RunTable).display and screen.focused is None
         assert empty.region.right <= SMALL[0]
-        lines = drawn_text(empty).splitlines()
+        lines = widget_text(empty).splitlines()
         assert all(len(line) <= SMALL[0] for line in lines)
         whole = "".join("".join(lines).split())  # the path wraps, but nothing is cut off
         assert f"Norunsin{runs_dir}yet." in whole and f"vituirunEXPERIMENT--runs-dir{runs_dir}" in whole
-        title = drawn_text(screen.query_one("#browser-title"))
+        title = widget_text(screen.query_one("#browser-title"))
         assert title.rstrip().endswith("/runs  (0)") and "…" in title  # the path's end, which names the folder
         footer = " ".join(key.description for key in screen.query("FooterKey"))
         assert "mark" not in footer and "filter" not in footer  # keys that need a run are not offered
@@ -309,11 +328,12 @@ async def test_a_changing_run_does_not_move_the_view(tmp_path):
         write_run(tmp_path, f"20250101-12{i:02d}00-mlp-mnist", resolve("mlp-mnist"), [], "completed")
     async with browsing(tmp_path) as (pilot, app, screen):
         table = screen.query_one(RunTable)
-        await pilot.press(*["down"] * 30, *["up"] * 10)
+        burst(app, *["down"] * 30, *["up"] * 10)
+        await pilot.pause()
         scrolled, row = table.scroll_y, table.cursor_row
         assert scrolled > 0
         changing = tmp_path / "20250101-120500-mlp-mnist"  # on screen, above the cursor
-        runstore.write_status(changing, "completed", started=T0, ended=T0 + 601)
+        runfolder.write_status(changing, "completed", started=T0, ended=T0 + 601)
         await wait_until(pilot, lambda: table.get_row(str(changing))[2].plain == "10m01s", what="the refresh")
         await pilot.pause()
         assert (table.scroll_y, table.cursor_row) == (scrolled, row)

@@ -7,7 +7,7 @@ from textual.widgets import Input
 
 from app_fakes import ScriptedStarter, cnn_script, mlp_script, run_async, wait_until, write_run
 from vitui.app import make_app
-from vitui.config import resolve
+from vitui.core.experiments import resolve
 from vitui.screens.browser import RunsBrowserScreen
 from vitui.screens.compare import CompareScreen
 from vitui.screens.help import HelpScreen
@@ -106,7 +106,7 @@ async def test_help_on_a_run_record(two_runs):
     runs_dir, a, b = two_runs
     app = make_app(runs_dir, watch=b)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_until(pilot, lambda: isinstance(app.screen, RunDetailScreen) and app.screen.model.evaluation)
+        await wait_until(pilot, lambda: isinstance(app.screen, RunDetailScreen) and app.screen.run.evaluation)
         await pilot.pause()
         await check_help(pilot, app, "run detail", [("p", "panel"), ("esc", "back"), ("[", "less smoothing")])
         assert ("s", "stop") not in [(k, d) for _, g in HelpScreen(app.screen).groups for k, d in g]

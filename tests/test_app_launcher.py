@@ -2,9 +2,9 @@
 
 from contextlib import asynccontextmanager
 
-from app_fakes import ScriptedStarter, mlp_script, run_async, screen_text, wait_until, widget_text
+from app_fakes import ScriptedStarter, burst, mlp_script, run_async, screen_text, wait_until, widget_text
 from vitui.app import make_app
-from vitui.config import experiment_names
+from vitui.core.experiments import experiment_names
 from vitui.screens.launcher import LauncherScreen
 from vitui.screens.run import LiveRunScreen
 
@@ -92,14 +92,6 @@ async def test_keyboard_only_launch_from_the_experiment_list(tmp_path):
         assert "1 training" in widget_text(app.screen.query_one("#launcher-title"))
     assert starter.configs[0].train.experiment == "mlp-mnist"
     starter.close()
-
-
-def burst(app, *keys: str) -> None:
-    """Keys as a terminal delivers a fast typist's (or tmux send-keys') burst: all queued before any is handled."""
-    from textual import events
-
-    for key in keys:
-        app.post_message(events.Key(key, key if len(key) == 1 else None))
 
 
 @asynccontextmanager

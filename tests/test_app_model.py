@@ -1,17 +1,26 @@
 """Tests of the app's domain logic without Textual: run model, comparison, launcher form."""
 
+import io
+import signal
+
 import pytest
+from rich.console import Console
 
 from app_fakes import T0, cnn_script, mlp_script, write_run
-from vitui import compare, forms
-from vitui.config import ConfigError, resolve
-from vitui.events import Log, Progress, Status
-from vitui.runmodel import LIVE_CHARTS, RunModel, load_model
-from vitui.runstore import load_run
+from vitui import comparison, forms
+from vitui.core import stops
+from vitui.core.errors import ConfigError
+from vitui.core.events import Log, Metric, Progress, Status
+from vitui.core.experiments import resolve
+from vitui.core.runfolder import load_run
+from vitui.render.formats import format_point
+from vitui.render.reports import comparison_table
+from vitui.runstate import LIVE_CHARTS, RunState, empty_reason, live_charts, load_run_state
+from vitui.widgets.progress import status_renderable
 
 
 def test_model_builds_series_progress_and_figures():
-    model = RunModel("r")
+    model = RunState("r")
     model.apply(mlp_script(iterations=300))
     assert model.series["train/loss"].count == 30
     assert model.series["epoch/train_acc"].count == 6
@@ -27,7 +36,7 @@ def test_model_builds_series_progress_and_figures():
 
 
 def test_eta_from_progress_rate():
-    model = RunModel("r")
+    model = RunState("r")
     model.apply([Status(state="running", t=T0),
                  Progress(step=100, total_steps=1000, epoch=1, total_epochs=10, t=T0 + 10),
                  Progress(step=200, total_steps=1000, epoch=1, total_epochs=10, t=T0 + 20)])
@@ -37,7 +46,7 @@ def test_eta_from_progress_rate():
 
 
 def test_crash_keeps_the_last_error_line():
-    model = RunModel("r")
+    model = RunState("r")
     model.apply([Status(state="running", t=T0),
                  Log(level="error", message="Traceback (most recent call last):\n  File x\nMemoryError: out of memory\n")])
     model.finish("failed", "MemoryError: out of memory")
@@ -47,7 +56,7 @@ def test_crash_keeps_the_last_error_line():
 
 
 def test_logs_are_bounded():
-    model = RunModel("r")
+    model = RunState("r")
     model.apply([Log(level="info", message=str(i)) for i in range(5000)])
     assert len(model.logs) == 1000 and model.logs[-1][1].message == "4999"
 
@@ -62,15 +71,15 @@ def two_cnn_runs(tmp_path):
 
 def test_comparison_of_cnn_and_cnn_bn(two_cnn_runs):
     infos = two_cnn_runs
-    models = [load_model(i.path) for i in infos]
-    labels = compare.run_labels(infos)
+    models = [load_run_state(i.path) for i in infos]
+    labels = comparison.run_labels(infos)
     assert labels == ["cnn-cifar10", "cnn-bn-cifar10"]
-    differences = dict(compare.config_differences([i.config for i in infos]))
+    differences = dict(comparison.config_differences([i.config for i in infos]))
     assert differences["model"] == ["cnn", "cnn-bn"] and "lr" not in differences
-    rows = {row.name: row for row in compare.final_figures(infos, models)}
+    rows = {row.name: row for row in comparison.final_figures(infos, models)}
     assert rows["best val acc"].best == 1 and rows["lowest val loss"].best == 1
     assert rows["mean img/s"].best == 0  # the plain CNN is faster per image
-    line = compare.verdict(labels, models)
+    line = comparison.verdict(labels, models)
     assert line.startswith("cnn-bn-cifar10 wins on best val acc")
     assert "cnn-cifar10 at epoch 12" in line
 
@@ -78,7 +87,7 @@ def test_comparison_of_cnn_and_cnn_bn(two_cnn_runs):
 def test_run_labels_tell_apart_runs_of_one_experiment(tmp_path):
     a = write_run(tmp_path, "20250101-120000-mlp-mnist", resolve("mlp-mnist"), [], "completed")
     b = write_run(tmp_path, "20250101-130500-mlp-mnist", resolve("mlp-mnist"), [], "completed")
-    assert compare.run_labels([load_run(a), load_run(b)]) == ["mlp-mnist 12:00:00", "mlp-mnist 13:05:00"]
+    assert comparison.run_labels([load_run(a), load_run(b)]) == ["mlp-mnist 12:00:00", "mlp-mnist 13:05:00"]
 
 
 def test_form_fields_key_settings_first():
@@ -111,11 +120,6 @@ def test_build_config_switches_model_and_data_set():
 
 
 def status_lines(model) -> str:
-    import io
-
-    from rich.console import Console
-
-    from vitui.widgets.progress import status_renderable
 
     console = Console(width=78, record=True, file=io.StringIO())
     console.print(status_renderable(model))
@@ -123,14 +127,12 @@ def status_lines(model) -> str:
 
 
 def test_character_models_have_no_accuracy_chart():
-    from vitui.runmodel import live_charts
-
     assert [s.id for s in live_charts(resolve("rnn-dinos").to_dict())] == ["loss", "lr", "speed"]
     assert [s.id for s in live_charts(resolve("mlp-mnist").to_dict())] == ["loss", "accuracy", "lr", "speed"]
 
 
 def test_accuracy_is_charted_in_percent_like_the_status_line():
-    model = RunModel("r", resolve("mlp-mnist").to_dict())
+    model = RunState("r", resolve("mlp-mnist").to_dict())
     model.apply(mlp_script(iterations=300))
     accuracy = next(spec for spec in LIVE_CHARTS if spec.id == "accuracy")
     (trace,) = model.traces(accuracy, 40, "step", 0.0)
@@ -139,11 +141,8 @@ def test_accuracy_is_charted_in_percent_like_the_status_line():
 
 
 def test_an_empty_chart_says_why_in_the_runs_own_settings():
-    from vitui.events import Metric
-    from vitui.runmodel import empty_reason
-
     loss, accuracy, lr = (next(s for s in LIVE_CHARTS if s.id == i) for i in ("loss", "accuracy", "lr"))
-    image = RunModel("r", resolve("cnn-cifar10", {"epochs": "3", "log_every": "50"}).to_dict())
+    image = RunState("r", resolve("cnn-cifar10", {"epochs": "3", "log_every": "50"}).to_dict())
     assert empty_reason(loss, image) == "no training-loss readings yet: one every 50 steps (log_every)"
     image.apply([Status(state="running", t=T0), Progress(step=0, total_steps=144, epoch=1, total_epochs=3, t=T0)])
     assert empty_reason(loss, image) == "no training-loss readings yet: log_every 50 > 48 steps per epoch"
@@ -151,35 +150,31 @@ def test_an_empty_chart_says_why_in_the_runs_own_settings():
     # The image trainer also logs its learning rate at the end of each epoch.
     assert empty_reason(lr, image) == ("no learning-rate readings yet: one at the end of each epoch "
                                        "(log_every 50 > 48 steps per epoch)")
-    short = RunModel("r", resolve("cnn-cifar10", {"epochs": "3", "log_every": "200"}).to_dict())
+    short = RunState("r", resolve("cnn-cifar10", {"epochs": "3", "log_every": "200"}).to_dict())
     short.apply([Status(state="running", t=T0), Progress(step=144, total_steps=144, epoch=3, total_epochs=3, t=T0),
                  Metric(step=144, epoch=3, split="epoch", values={"train_loss": 2.1, "train_acc": 0.2, "lr": 0.1}, t=T0),
                  Status(state="completed", t=T0 + 9)])
     assert empty_reason(loss, short) == "no training-loss readings: the run ended at step 144, before the first at step 200"
-    mlp = RunModel("r", resolve("mlp-mnist").to_dict())
+    mlp = RunState("r", resolve("mlp-mnist").to_dict())
     assert empty_reason(accuracy, mlp) == "no accuracy readings yet: one every 100 iterations (eval_every)"
 
 
 def test_the_counter_moves_with_evaluations_that_come_before_the_first_progress():
     """log_every longer than eval_every: epochs (evaluations) are done, so "waiting for the first step" is wrong."""
-    model = RunModel("r", resolve("mlp-mnist", {"log_every": "1000"}).to_dict())
+    model = RunState("r", resolve("mlp-mnist", {"log_every": "1000"}).to_dict())
     model.apply([e for e in mlp_script(iterations=300, log_every=10) if e.kind == "metric" and e.split == "epoch"])
     text = status_lines(model)
     assert "waiting for the first step" not in text and "iteration 300/2,000" in text
 
 
 def test_a_stopped_run_says_who_stopped_it():
-    model = RunModel("r", resolve("mlp-mnist").to_dict())
+    model = RunState("r", resolve("mlp-mnist").to_dict())
     model.apply([Status(state="running", t=T0), Status(state="stopped", detail="stopped by SIGTERM", t=T0 + 5)])
     lines = status_lines(model).splitlines()
     assert lines[0].startswith("■ stopped") and lines[2].startswith("stopped by SIGTERM  elapsed 0m05s")
 
 
 def test_stop_words():
-    import signal
-
-    from vitui import stops
-
     assert stops.by_signal(signal.SIGTERM) == "stopped by SIGTERM"
     assert stops.describe_end("stopped", "stopped from the runs browser") == "stopped from the runs browser"
     assert stops.describe_end("stopped", "interrupted (Ctrl-C)") == "stopped: interrupted (Ctrl-C)"  # older logs
@@ -187,20 +182,12 @@ def test_stop_words():
 
 
 def test_epochs_are_whole_and_iteration_runs_say_iteration():
-    from vitui.headless import format_point
-
     assert format_point(resolve("cnn-cifar10").to_dict(), 480, 12.0) == "epoch 12"
     assert format_point(resolve("rnn-dinos").to_dict(), 6000, 3.4242) == "iteration 6,000"
     assert format_point(resolve("mlp-mnist").to_dict(), 300, 300) == "iteration 300"
 
 
 def test_comparisons_never_print_a_loss_as_a_percent(tmp_path):
-    import io
-
-    from rich.console import Console
-
-    from vitui.comparison import comparison_table
-
     chars = {"name": "val_loss", "value": 1.9144, "step": 4000, "epoch": 2.83, "time": 2.0}
     a = write_run(tmp_path, "20250101-120000-rnn-dinos", resolve("rnn-dinos"), [], "completed", {"best": chars})
     image = {"name": "val_acc", "value": 0.7812, "step": 480, "epoch": 12, "time": 182.0}
@@ -222,8 +209,8 @@ def test_iteration_runs_are_compared_by_iteration(tmp_path):
     b = write_run(tmp_path, "20250101-130000-mlp-mnist", resolve("mlp-mnist", {"lr": "0.1"}),
                   [e for e in mlp_script(iterations=200)], "completed")
     infos = [load_run(a), load_run(b)]
-    models = [load_model(i.path) for i in infos]
-    rows = {row.name: row for row in compare.final_figures(infos, models)}
+    models = [load_run_state(i.path) for i in infos]
+    rows = {row.name: row for row in comparison.final_figures(infos, models)}
     assert rows["  reached at"].values == ["iteration 300", "iteration 200"]
-    line = compare.verdict(compare.run_labels(infos), models)
+    line = comparison.verdict(comparison.run_labels(infos), models)
     assert "at iteration" in line and "epoch" not in line

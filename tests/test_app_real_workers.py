@@ -13,19 +13,18 @@ import time
 from types import SimpleNamespace
 
 import pytest
+from textual.app import App
+from textual.screen import Screen
 
 from app_fakes import run_async, screen_text, wait_until
 from conftest import require, shared_data
 from real_runs import EXTRA_TABS, TINY, FreezeWatchdog, ScreenFrozen, tiny_overrides
 from vitui.app import make_app
-from vitui.config import experiment_names, resolve
-from textual.app import App
-from textual.screen import Screen
-
+from vitui.core.experiments import experiment_names, resolve
 from vitui.screens.run import LiveRunScreen
 
 SIZE = (80, 24)
-RUN_TIMEOUT = 240.0  # seconds for a tiny run on a loaded 2-core machine, worker start-up and torch import included
+RUN_TIMEOUT = 150.0  # seconds for a tiny run on a loaded 2-core machine, worker start-up and torch import included
 
 
 @pytest.fixture(scope="module")
@@ -50,12 +49,11 @@ async def test_a_real_run_completes_on_screen_and_fills_its_tabs(experiment, dat
             await wait_until(pilot, lambda: isinstance(app.screen, LiveRunScreen), what="the live screen")
             screen = app.screen
             try:
-                await wait_until(pilot, lambda: not screen.model.running, timeout=RUN_TIMEOUT, what="the run to end")
+                await wait_until(pilot, lambda: not screen.run.running, timeout=RUN_TIMEOUT, what="the run to end")
             except AssertionError as exc:
-                notes = [n.message for n in app._notifications]
-                raise AssertionError(f"{exc}; the app said {notes}; the screen shows:\n{screen_text(app)}") from None
+                raise AssertionError(f"{exc}; {where_it_stands(app)}; the screen shows:\n{screen_text(app)}") from None
             await wait_for_screen(pilot, app, lambda text: "completed" in text, "the completed state")
-            assert screen.model.state == "completed", screen.model.last_error
+            assert screen.run.state == "completed", screen.run.last_error
             for title in ("charts", "log", "results", "config") + EXTRA_TABS[experiment]:
                 pane, mark = TABS[title]
                 screen.show_panel(pane)
@@ -64,6 +62,18 @@ async def test_a_real_run_completes_on_screen_and_fills_its_tabs(experiment, dat
         await pilot.press("q")
         await wait_until(pilot, lambda: app.return_code is not None, what="the app to quit")
     assert app.return_code == 0
+
+
+def where_it_stands(app) -> str:
+    """What a run that never ended was doing: the worker process, the app's follower, what the app said."""
+    session = next(iter(app.sessions.values()), None)
+    if session is None:
+        return "no run started"
+    process = getattr(session.source.handle, "process", None)
+    workers = [(w.description, w.state.name, str(w.error or "")) for w in app.workers]
+    return (f"worker pid {getattr(process, 'pid', None)} alive {session.source.alive} exit {getattr(process, 'exitcode', None)}; "
+            f"events seen {session.run.events_seen}, state {session.run.state}; app workers {workers}; "
+            f"the app said {[n.message for n in app._notifications]}")
 
 
 # Each tab's pane id and a word its content shows once the run has ended (not its placeholder).
@@ -98,7 +108,7 @@ class SpinningScreen(Screen):
 
     def __init__(self):
         super().__init__()
-        self.model = SimpleNamespace(events_seen=0)
+        self.run = SimpleNamespace(events_seen=0)
 
     def action_spin(self) -> None:
         while True:
@@ -109,11 +119,11 @@ class SpinningScreen(Screen):
 async def test_the_watchdog_fails_a_frozen_screen_and_unwinds_it():
     app = App()
     screen = SpinningScreen()
-    watchdog = FreezeWatchdog(app, stall_s=1.0)
+    watchdog = FreezeWatchdog(app, stall_s=0.3)
     with pytest.raises(ScreenFrozen):  # raised in the app's loop: the app ends with it
         async with app.run_test(size=SIZE) as pilot:
             await app.push_screen(screen)
-            feeding = threading.Thread(target=lambda: [time.sleep(0.05) or setattr(screen.model, "events_seen", n)
+            feeding = threading.Thread(target=lambda: [time.sleep(0.05) or setattr(screen.run, "events_seen", n)
                                                         for n in range(1, 80)], daemon=True)
             with pytest.raises(AssertionError):
                 with watchdog:

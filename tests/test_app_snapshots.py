@@ -10,7 +10,7 @@ import pytest
 
 from app_fakes import PAUSE, ScriptedStarter, cnn_script, mlp_script, wait_until, write_run
 from vitui.app import make_app
-from vitui.config import resolve
+from vitui.core.experiments import resolve
 from vitui.screens.browser import RunsBrowserScreen
 from vitui.screens.compare import CompareScreen
 from vitui.screens.launcher import LauncherScreen
@@ -74,7 +74,7 @@ def test_live_screen_mid_run(snap_compare, tmp_path):
     async def mid_run(pilot):
         await wait_until(pilot, lambda: isinstance(app.screen, LiveRunScreen))
         screen = app.screen
-        await wait_until(pilot, lambda: screen.model.events_seen == 101, what="the first part of the run")
+        await wait_until(pilot, lambda: screen.run.events_seen == 101, what="the first part of the run")
         screen.refresh_view()
         await pilot.pause()
 
@@ -104,7 +104,7 @@ def test_comparison_cnn_against_cnn_bn(snap_compare, cnn_runs):
         app.show_runs()
         await wait_until(pilot, lambda: isinstance(app.screen, RunsBrowserScreen) and app.screen.runs)
         app.push_screen(CompareScreen([a, b]))
-        await wait_until(pilot, lambda: isinstance(app.screen, CompareScreen) and app.screen.models[1].evaluation)
+        await wait_until(pilot, lambda: isinstance(app.screen, CompareScreen) and app.screen.runs[1].evaluation)
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZE, run_before=compare)
@@ -115,7 +115,7 @@ def test_run_results_panel(snap_compare, cnn_runs):
     app = make_app(runs, watch=b)
 
     async def results(pilot):
-        await wait_until(pilot, lambda: isinstance(app.screen, RunDetailScreen) and app.screen.model.evaluation)
+        await wait_until(pilot, lambda: isinstance(app.screen, RunDetailScreen) and app.screen.run.evaluation)
         app.screen.show_panel("results")
         await pilot.pause()
 

@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 
 from conftest import require, shared_data
-
-from vitui.runstore import read_events
+from real_runs import EXTRA_TABS, tiny_overrides
+from vitui.core.runfolder import read_events
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")]
 
@@ -314,7 +314,6 @@ def wait_watching(session: Tmux, events: Path, predicate, timeout: float, what: 
 @pytest.mark.parametrize("experiment", ["rnn-dinos", "vit-cifar10", "cnn-bn-cifar10"])
 def test_a_real_run_with_extra_tabs_completes_and_quits_in_a_real_terminal(experiment, mnist_small, cifar_small,
                                                                             tmp_path):
-    from real_runs import EXTRA_TABS, tiny_overrides
 
     shutil.copy(require(shared_data() / "dinos.txt"), mnist_small / "dinos.txt")
     sets = " ".join(f"--set {k}={v}" for k, v in tiny_overrides(experiment, cifar_small).items())

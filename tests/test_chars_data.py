@@ -12,7 +12,8 @@ import pytest
 from conftest import shared_data
 from runners import names_data
 from runners.names_data import DINOS_SHA256, load_names, sha256
-from vitui.config import ConfigError, DataError, check_dataset_name
+from vitui.core.errors import ConfigError, DataError
+from vitui.core.settings import check_dataset_name
 
 COURSE_FILE = shared_data() / "dinos.txt"
 needs_course_file = pytest.mark.skipif(not COURSE_FILE.is_file(), reason="the course's dinos.txt is not on this machine")
@@ -130,13 +131,13 @@ def test_names_file_without_names_is_a_clear_error(tmp_path, content):
 
 
 def test_dataset_names_depend_on_the_task(tmp_path):
-    check_dataset_name("dinos", "chars")
+    check_dataset_name("dinos", images=False)
     (tmp_path / "n.txt").write_text("a\n")
-    check_dataset_name(f"names:{tmp_path / 'n.txt'}", "chars")
+    check_dataset_name(f"names:{tmp_path / 'n.txt'}", images=False)
     with pytest.raises(DataError, match="not a file"):
-        check_dataset_name(f"names:{tmp_path / 'missing.txt'}", "chars")
+        check_dataset_name(f"names:{tmp_path / 'missing.txt'}", images=False)
     with pytest.raises(ConfigError, match="dinos or names:PATH"):
-        check_dataset_name("mnist", "chars")
+        check_dataset_name("mnist", images=False)
     with pytest.raises(ConfigError, match="imagefolder"):
-        check_dataset_name("dinos", "image")
-    check_dataset_name("mnist", "image")
+        check_dataset_name("dinos", images=True)
+    check_dataset_name("mnist", images=True)

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
+from runners.char_learners import NumpyRNNLearner
 from runners.models import rnn_numpy
+from runners.models.char_rnn import CharRNN, encode_batch, sample
 from runners.models.rnn_numpy import VanillaRNN, name_example
+from runners.names_data import NamesData
+from runners.train_chars import live_temperature
+from vitui.core.models import RNNArgs
+from vitui.core.settings import CharConfig
 
 VOCAB = 27
 
@@ -60,10 +67,6 @@ def test_clipping_bounds_every_gradient():
 
 
 def test_training_step_applies_the_clip(monkeypatch, tmp_path):
-    from runners.names_data import NamesData
-    from runners.char_learners import NumpyRNNLearner
-    from vitui.config import CharConfig, RNNArgs
-
     data = NamesData("test", ["\n", *"abcdefghijklmnopqrstuvwxyz"], ["tyrannosaurus", "velociraptor"], [])
     learner = NumpyRNNLearner(data, CharConfig(model="rnn-numpy", clip=0.25), RNNArgs(init_scale=3.0))
     seen = []
@@ -89,10 +92,6 @@ def test_numpy_sampling_is_reproducible_and_stays_in_the_vocabulary():
 
 
 def test_torch_sampling_is_reproducible_and_stays_in_the_vocabulary():
-    import torch
-
-    from runners.models.char_rnn import CharRNN, sample
-
     torch.manual_seed(0)
     for cell in ("lstm", "gru"):
         model = CharRNN(cell=cell, vocab_size=VOCAB, embedding=8, hidden=16, layers=2, dropout=0.2)
@@ -105,10 +104,6 @@ def test_torch_sampling_is_reproducible_and_stays_in_the_vocabulary():
 
 
 def test_torch_model_loss_counts_only_real_characters():
-    import torch
-
-    from runners.models.char_rnn import CharRNN, encode_batch
-
     inputs, targets = encode_batch([[1, 2, 3], [4]])
     assert inputs.tolist() == [[0, 1, 2, 3], [0, 4, 0, 0]]
     assert targets.tolist() == [[1, 2, 3, 0], [4, 0, -1, -1]]
@@ -121,9 +116,6 @@ def test_torch_model_loss_counts_only_real_characters():
 
 
 def test_a_bad_live_temperature_is_reported_once_and_dropped():
-    from runners.train_chars import live_temperature
-    from vitui.config import CharConfig
-
     class FakeContext:  # a test fake: only the two things live_temperature touches
         def __init__(self, settings):
             self.settings, self.warnings = settings, []

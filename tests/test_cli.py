@@ -4,22 +4,28 @@ import subprocess
 import sys
 
 import pytest
+from typer.testing import CliRunner
 
-from tests.conftest import REPO, run_vitui
-from vitui.config import resolve
+from app_fakes import write_run
+from conftest import REPO, require, run_vitui, shared_data
+from vitui.cli import app
+from vitui.core.experiments import resolve
 
 
+@pytest.mark.slow
 def test_cli_import_leaves_torch_unimported():
     code = "import sys, vitui.cli; assert not [m for m in sys.modules if m.split('.')[0] in ('torch', 'textual', 'numpy')], sorted(sys.modules)"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args", [["--help"], ["run", "--help"], ["runs", "--help"]])
 def test_help(args):
     result = run_vitui(*args)
     assert result.returncode == 0 and "Usage" in result.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args, message", [
     (["run", "resnet-imagenet", "--no-tui"], "unknown experiment 'resnet-imagenet'; known experiments:"),
     (["run", "mlp-mnist", "--no-tui", "--set", "lrr=1"], "unknown setting 'lrr'"),
@@ -30,13 +36,14 @@ def test_help(args):
     (["runs", "show", "no-such-run"], "no run 'no-such-run'"),
 ])
 def test_usage_errors_exit_2_with_one_line(tmp_path, args, message):
-    result = run_vitui(*args, "--runs-dir", str(tmp_path)) if args[0] == "runs" else run_vitui(*args, "--runs-dir", str(tmp_path))
+    result = run_vitui(*args, "--runs-dir", str(tmp_path))
     assert result.returncode == 2
     assert result.stderr.strip().startswith("vitui: error:") and message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.stderr + result.stdout
 
 
+@pytest.mark.slow
 def test_missing_data_set_names_it_and_says_where_it_looked(tmp_path):
     result = run_vitui("run", "mlp-mnist", "--no-tui", "--runs-dir", str(tmp_path / "runs"), "--data-dir",
                        str(tmp_path / "empty"))
@@ -49,10 +56,6 @@ def test_missing_data_set_names_it_and_says_where_it_looked(tmp_path):
 
 def test_runs_list_keeps_names_whole_at_80_columns(tmp_path):
     """Five runs of one experiment: whole names, and the setting that differs, at 80 columns; narrower, columns go."""
-    from typer.testing import CliRunner
-
-    from app_fakes import write_run
-    from vitui.cli import app
 
     def listing(columns: int) -> str:
         result = CliRunner().invoke(app, ["runs", "list", "--runs-dir", str(tmp_path)], env={"COLUMNS": str(columns)})
@@ -83,6 +86,7 @@ def test_runs_list_keeps_names_whole_at_80_columns(tmp_path):
     assert [line.split()[0] for line in narrow if line.startswith("2025")] == names
 
 
+@pytest.mark.slow
 def test_runs_list_and_show(tmp_path, mnist_small):
     assert "no runs" in run_vitui("runs", "list", "--runs-dir", str(tmp_path)).stdout
     run_vitui("run", "mlp-mnist", "--no-tui", "--runs-dir", str(tmp_path), "--data-dir", str(mnist_small),
@@ -97,8 +101,6 @@ def test_runs_list_and_show(tmp_path, mnist_small):
 
 @pytest.mark.slow
 def test_runs_compare_never_prints_a_loss_as_a_percent(tmp_path, mnist_small):
-    from tests.conftest import require, shared_data
-
     require(shared_data() / "dinos.txt")
     run_vitui("run", "mlp-mnist", "--no-tui", "--runs-dir", str(tmp_path), "--data-dir", str(mnist_small),
               "--set", "iterations=20", "--set", "eval_every=10", "--set", "per_class=20")

@@ -2,20 +2,22 @@
 
 import pytest
 
-from vitui import config as cfg
+from vitui.core.errors import ConfigError
+from vitui.core.experiments import RunConfig, experiment_names, resolve
+from vitui.core.settings import parse_overrides
 
 
 def test_every_experiment_resolves():
-    names = cfg.experiment_names()
+    names = experiment_names()
     assert {"mlp-mnist", "cnn-cifar10", "cnn-bn-cifar10"} <= set(names)
     for name in names:
-        resolved = cfg.resolve(name)
+        resolved = resolve(name)
         assert resolved.train.experiment == name
-        assert cfg.RunConfig.from_dict(resolved.to_dict()).to_dict() == resolved.to_dict()
+        assert RunConfig.from_dict(resolved.to_dict()).to_dict() == resolved.to_dict()
 
 
 def test_overrides_are_typed_and_checked():
-    run = cfg.resolve("cnn-bn-cifar10", {"epochs": "3", "lr": "0.01", "dropout_fc": "0.3", "optimizer": "nesterov",
+    run = resolve("cnn-bn-cifar10", {"epochs": "3", "lr": "0.01", "dropout_fc": "0.3", "optimizer": "nesterov",
                                           "compile": "false", "dataset": "fashion-mnist"})
     assert run.train.epochs == 3 and run.train.lr == 0.01 and run.train.optimizer == "nesterov"
     assert run.model_args.dropout_fc == 0.3 and run.train.dataset == "fashion-mnist"
@@ -32,23 +34,23 @@ def test_overrides_are_typed_and_checked():
     ({"dataset": "imagefolder:/no/such/folder"}, ["/no/such/folder does not exist"]),
 ])
 def test_bad_settings_say_what_is_wrong(overrides, words):
-    with pytest.raises(cfg.ConfigError) as err:
-        cfg.resolve("cnn-cifar10", overrides)
+    with pytest.raises(ConfigError) as err:
+        resolve("cnn-cifar10", overrides)
     for word in words:
         assert word in str(err.value)
 
 
 def test_unknown_experiment_lists_the_known_ones():
-    with pytest.raises(cfg.ConfigError, match="unknown experiment 'nope'.*mlp-mnist"):
-        cfg.resolve("nope")
+    with pytest.raises(ConfigError, match="unknown experiment 'nope'.*mlp-mnist"):
+        resolve("nope")
 
 
 def test_parse_overrides_rejects_missing_equals():
-    assert cfg.parse_overrides(["a=1", "b = x=y"]) == {"a": "1", "b": "x=y"}
-    with pytest.raises(cfg.ConfigError, match="key=value"):
-        cfg.parse_overrides(["lr"])
+    assert parse_overrides(["a=1", "b = x=y"]) == {"a": "1", "b": "x=y"}
+    with pytest.raises(ConfigError, match="key=value"):
+        parse_overrides(["lr"])
 
 
 def test_switching_model_drops_arguments_it_does_not_take():
-    run = cfg.resolve("mlp-mnist", {"model": "cnn"})
+    run = resolve("mlp-mnist", {"model": "cnn"})
     assert run.task == "image" and run.model_args.dropout_fc == 0.5

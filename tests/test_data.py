@@ -3,6 +3,7 @@
 import functools
 import http.server
 import shutil
+import socket
 import tarfile
 import threading
 
@@ -10,9 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import require, shared_data, write_idx
 from runners import data
-from tests.conftest import require, shared_data, write_idx
-from vitui.config import DataError
+from vitui.core.errors import DataError
 
 
 def make_image_folder(root, classes=("cat", "dog"), per_class=3, size=8, grey=False):
@@ -123,8 +124,6 @@ def test_download_with_a_wrong_checksum_fails_clearly(mirror, tmp_path):
 
 
 def test_download_with_the_server_down_fails_clearly(tmp_path, monkeypatch):
-    import socket
-
     with socket.socket() as sock:  # a port that nothing listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]

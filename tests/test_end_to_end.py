@@ -5,16 +5,18 @@ import json
 import pytest
 import torch
 
-from tests.conftest import run_vitui
-from vitui import runstore
-from vitui.events import Evaluation, Metric, Misclassified, Progress, Status
+from conftest import run_vitui
+from vitui.core import runfolder
+from vitui.core.events import Evaluation, Metric, Misclassified, Progress, Status
+
+pytestmark = pytest.mark.slow  # real workers in subprocesses
 
 
 def check_run_folder(runs_dir, *, test_split):
-    [run] = runstore.list_runs(runs_dir)
+    [run] = runfolder.list_runs(runs_dir)
     assert run.state == "completed"
-    events = list(runstore.read_events(run.path))
-    lines = (run.path / runstore.EVENTS).read_text().splitlines()
+    events = list(runfolder.read_events(run.path))
+    lines = (run.path / runfolder.EVENTS).read_text().splitlines()
     assert len(events) == len(lines) and all(json.loads(line) for line in lines)
     assert isinstance(events[0], Status) and events[0].state == "running"
     assert isinstance(events[-1], Status) and events[-1].state == "completed"

@@ -10,9 +10,9 @@ import time
 import pytest
 import torch
 
-from tests.conftest import REPO, run_vitui
-from vitui import runstore
-from vitui.runviews import format_duration
+from conftest import REPO, run_vitui
+from vitui.core import runfolder
+from vitui.render.formats import format_duration
 
 pytestmark = pytest.mark.slow  # every test here starts a real worker
 
@@ -26,9 +26,9 @@ def start_long_run(tmp_path, data_dir):
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        runs = runstore.list_runs(tmp_path)
+        runs = runfolder.list_runs(tmp_path)
         if runs and runs[0].status.get("state") == "running":
-            log = runs[0].path / runstore.EVENTS
+            log = runs[0].path / runfolder.EVENTS
             if log.exists() and log.read_text().count('"split":"epoch"') >= 2:
                 return proc, runs[0].path
         time.sleep(0.1)
@@ -37,7 +37,7 @@ def start_long_run(tmp_path, data_dir):
 
 
 def assert_every_line_parses(run_dir):
-    lines = (run_dir / runstore.EVENTS).read_bytes().split(b"\n")
+    lines = (run_dir / runfolder.EVENTS).read_bytes().split(b"\n")
     assert lines[-1] == b""
     for line in lines[:-1]:
         json.loads(line)
@@ -50,9 +50,9 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_130(tmp_path, mnist_small):
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "stopped" in out
-    assert runstore.load_run(run_dir).state == "stopped"
+    assert runfolder.load_run(run_dir).state == "stopped"
     # No terminal here (a new session): the SIGINT came from kill, and the run says so, not "Ctrl-C".
-    assert runstore.load_run(run_dir).status["detail"] == "stopped by SIGINT"
+    assert runfolder.load_run(run_dir).status["detail"] == "stopped by SIGINT"
     state = torch.load(run_dir / "checkpoints" / "last.pt", weights_only=True)
     assert state["step"] > 0
     assert_every_line_parses(run_dir)
@@ -64,20 +64,20 @@ def test_sigterm_to_the_headless_command_stops_the_run_gracefully_and_says_so(tm
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "run stopped by SIGTERM" in out
-    run = runstore.load_run(run_dir)
+    run = runfolder.load_run(run_dir)
     assert run.state == "stopped" and run.status["detail"] == "stopped by SIGTERM"
     assert (run_dir / "checkpoints" / "last.pt").is_file()
 
 
 def test_sigkill_of_the_worker_is_recorded_as_failed(tmp_path, mnist_small):
     proc, run_dir = start_long_run(tmp_path, mnist_small)
-    worker = runstore.load_run(run_dir).status["pid"]
+    worker = runfolder.load_run(run_dir).status["pid"]
     os.kill(worker, signal.SIGKILL)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 1
     assert "killed by signal 9" in err
     assert assert_every_line_parses(run_dir) > 5
-    run = runstore.load_run(run_dir)
+    run = runfolder.load_run(run_dir)
     assert run.state == "failed" and "signal 9" in run.status["detail"]
 
 
@@ -88,9 +88,9 @@ def test_sigkill_of_the_whole_tree_shows_as_crashed_with_how_long_it_ran(tmp_pat
     proc.communicate(timeout=30)
     time.sleep(0.5)  # the worker is killed with its group; give the kernel a moment to reap it
     assert assert_every_line_parses(run_dir) > 5
-    run = runstore.load_run(run_dir)
+    run = runfolder.load_run(run_dir)
     assert run.status["state"] == "running"  # nobody was left to say otherwise
-    last = list(runstore.read_events(run_dir))[-1].t
+    last = list(runfolder.read_events(run_dir))[-1].t
     assert run.duration == pytest.approx(last - run.status["started"]) and run.duration >= 1.5
     listing = run_vitui("runs", "list", "--runs-dir", str(tmp_path))
     assert "crashed" in listing.stdout  # the status column, as in the runs browser

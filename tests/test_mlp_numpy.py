@@ -3,7 +3,7 @@
 import numpy as np
 
 from runners.models.mlp_numpy import TwoLayerMLP
-from runners.train_numpy_mlp import take_per_class
+from runners.train_mlp import take_per_class
 
 
 def numeric_grad(model, X, y, name, l2, eps=1e-6):

@@ -9,10 +9,10 @@ from contextlib import asynccontextmanager
 from textual import events
 
 from app_fakes import PAUSE, T0, ScriptedStarter, ScriptedWorker, run_async, screen_text, wait_until, write_run
-from vitui import runstore
 from vitui.app import make_app
-from vitui.config import resolve
-from vitui.events import Metric, Progress, Samples
+from vitui.core import runfolder
+from vitui.core.events import Metric, Progress, Samples
+from vitui.core.experiments import resolve
 from vitui.screens.run import LiveRunScreen, RunDetailScreen
 from vitui.widgets.names import NamesPanel
 
@@ -108,7 +108,7 @@ async def test_a_watched_run_gets_the_temperature_through_its_folder(tmp_path):
     worker reads (tests/test_chars_run.py checks a real one); the header follows it until samples use it."""
     run_dir = tmp_path / "20250101-120000-rnn-dinos"
     run_dir.mkdir()
-    runstore.write_json_atomic(run_dir / runstore.CONFIG, resolve("rnn-dinos").to_dict())
+    runfolder.write_json_atomic(run_dir / runfolder.CONFIG, resolve("rnn-dinos").to_dict())
     later = names_script(steps=(4000,), temperature=1.1)  # what the worker logs once it has read the request
     worker = ScriptedWorker(run_dir, names_script() + [PAUSE] + later, hold=True).start()
     try:
@@ -118,8 +118,8 @@ async def test_a_watched_run_gets_the_temperature_through_its_folder(tmp_path):
             assert not app.screen.session.source.owned
             panel = await names_panel(pilot, app)
             keys_at_once(app, "p", "p", "p", "p", "plus")
-            await wait_until(pilot, lambda: (run_dir / runstore.CONTROL).exists(), what="control.jsonl")
-            assert runstore.ControlReader(run_dir).read() == [{"action": "set", "values": {"temperature": 1.1}}]
+            await wait_until(pilot, lambda: (run_dir / runfolder.CONTROL).exists(), what="control.jsonl")
+            assert runfolder.ControlReader(run_dir).read() == [{"action": "set", "values": {"temperature": 1.1}}]
             await pilot.pause()
             assert "temperature 1.1 asked, samples still at 1" in screen_text(app)
             worker.release()

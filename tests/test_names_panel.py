@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from textual.app import App, ComposeResult
 from textual.widgets import RichLog
 
-from vitui.events import Samples
+from app_fakes import burst
+from vitui.core.events import Samples
 from vitui.widgets.names import NamesPanel, samples_line
 
 
@@ -48,6 +50,7 @@ def test_line_marks_copies_and_highlights_novel_names():
     assert styles["turosaurus"] == "bold green" and styles["*velociraptor"] == "dim"
 
 
+@pytest.mark.app
 def test_samples_scroll_in_and_novelty_is_tracked():
     asyncio.run(samples_scroll_in())  # no pytest async plugin here: run the Pilot under asyncio
 
@@ -68,6 +71,7 @@ async def samples_scroll_in():
         assert "iteration 4,000" in header and "novelty 50%" in header and "temperature 1" in header
 
 
+@pytest.mark.app
 def test_plus_and_minus_ask_for_a_new_temperature():
     asyncio.run(plus_and_minus())
 
@@ -85,6 +89,6 @@ async def plus_and_minus():
         await pilot.pause()
         assert "temperature 0.9 in use since iteration 2,000" in header_text(panel)
         assert "asked" not in header_text(panel)
-        for _ in range(40):
-            await pilot.press("minus")
+        burst(app, *["minus"] * 40)
+        await pilot.pause()
         assert app.requests[-1] == 0.1 and panel.temperature == 0.1  # clamped: no request below the floor

@@ -5,6 +5,7 @@ import math
 import pytest
 
 from vitui.series import ReducedSeries, ema
+from vitui.widgets.charts import y_ticks
 
 
 def fill(n: int, capacity: int = 256, spike_at: int | None = None) -> ReducedSeries:
@@ -83,8 +84,6 @@ def test_capacity_must_allow_merging():
 
 
 def test_chart_tick_labels_are_short_and_distinct():
-    from vitui.widgets.charts import y_ticks
-
     assert y_ticks(0.0009921, 0.0009995, 3)[1] == ["9.921e-4", "9.958e-4", "9.995e-4"]
     assert y_ticks(0.28, 2.4, 2)[1] == ["0.3", "2.4"]  # short, but never far from the tick
     assert y_ticks(1200, 3600, 4)[1] == ["1200", "2000", "2800", "3600"]

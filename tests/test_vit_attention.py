@@ -7,11 +7,11 @@ import json
 import numpy as np
 import torch
 
-from runners.attention import AttentionProbe, choose_probes, class_token_maps, make_probe, rollout, rollout_maps
+from runners.attention_probe import AttentionProbe, choose_probes, class_token_maps, make_probe, rollout, rollout_maps
 from runners.data import Splits
 from runners.mixing import BatchMixer, make_mixer
 from runners.models.vit import ViT
-from vitui.events import Attention, event_from_dict
+from vitui.core.events import Attention, event_from_dict
 
 
 def test_rollout_hand_built_case():
@@ -88,16 +88,13 @@ def test_mixup_and_cutmix_give_soft_targets_that_sum_to_one():
 
 
 def test_only_models_with_attention_are_probed():
-    from runners.models.cnn import CNN
-
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, (12, 16, 16, 3), dtype=np.uint8)
     y = np.arange(12) % 3
     splits = Splits(x, y, x[:6], y[:6], x[:6], y[:6], "val")
     prepare = lambda b: b.float().permute(0, 3, 1, 2)  # noqa: E731
     vit = ViT(image_size=16, patch=4, in_channels=3, num_classes=3, dim=16, depth=1, heads=2)
-    cnn = CNN(in_channels=3, num_classes=3, image_size=16)
-    probe = make_probe(vit, splits, 3, ["a", "b", "c"], prepare, torch.device("cpu"))
+    probe = make_probe(splits, 3, ["a", "b", "c"], prepare, torch.device("cpu"))
     assert probe is not None and probe.labels.tolist() == [0, 1, 2]
-    assert make_probe(vit, splits, 0, ["a", "b", "c"], prepare, torch.device("cpu")) is None
-    assert make_probe(cnn, splits, 3, ["a", "b", "c"], prepare, torch.device("cpu")) is None
+    assert probe(vit, 5).step == 5
+    assert make_probe(splits, 0, ["a", "b", "c"], prepare, torch.device("cpu")) is None

@@ -5,8 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
+from runners.models import load_builder
+from runners.models.cnn import CNN
 from runners.models.vit import ViT, drop_path
 from runners.modelstats import model_stats
+from vitui.core.errors import ConfigError
+from vitui.core.models import ViTArgs
 
 
 def tiny_vit(**kwargs) -> ViT:
@@ -85,19 +89,14 @@ def test_macs_match_the_formula():
 
 
 def test_builder_turns_bad_shapes_into_config_errors():
-    from runners.models import build_image_model
-    from vitui.config import ConfigError, ViTArgs
-
     with pytest.raises(ConfigError, match="patch size 5"):
-        build_image_model("vit", ViTArgs(patch=5), 3, 10, 32)
+        load_builder("vit")(ViTArgs(patch=5), 3, 10, 32)
     with pytest.raises(ConfigError, match="--set dim=32"):
-        build_image_model("vit", ViTArgs(dim=30, heads=4), 3, 10, 32)
-    assert build_image_model("vit", ViTArgs(dim=32, depth=1, heads=4), 1, 10, 28).grid == 7
+        load_builder("vit")(ViTArgs(dim=30, heads=4), 3, 10, 32)
+    assert load_builder("vit")(ViTArgs(dim=32, depth=1, heads=4), 1, 10, 28).grid == 7
 
 
 def test_cnn_macs_are_counted_too():
-    from runners.models.cnn import CNN
-
     stats = model_stats(CNN(in_channels=3, num_classes=10, image_size=32, width=4, dense=8), torch.randn(1, 3, 32, 32))
     # conv 3->4 'same' on 32x32, conv 4->4 'valid' to 30x30, pool 15, conv 4->8 'same', conv 8->8 'valid' 13, pool 6
     expected = 32 * 32 * 4 * 27 + 30 * 30 * 4 * 36 + 15 * 15 * 8 * 36 + 13 * 13 * 8 * 72 + 8 * 6 * 6 * 8 + 8 * 10

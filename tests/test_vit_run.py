@@ -7,15 +7,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 from typer.testing import CliRunner
 
-from tests.conftest import run_vitui
+from conftest import run_vitui
+from vitui.cli import app
+
+pytestmark = pytest.mark.slow  # real workers in subprocesses
 
 
 @pytest.fixture(scope="module")
 def tiny_folder(tmp_path_factory) -> Path:
     """Three classes of 16x16 PNGs, each tinted by its class colour, so even a tiny model can learn them."""
-    from PIL import Image
 
     root = tmp_path_factory.mktemp("tiny") / "images"
     rng = np.random.default_rng(0)
@@ -53,8 +56,6 @@ def test_tiny_vit_run_logs_attention(tiny_folder, tmp_path):
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["model"]["params"] > 0 and summary["model"]["macs"] > 0
     assert summary["metrics"]["img/s"] > 0
-
-    from vitui.cli import app
 
     shown = CliRunner().invoke(app, ["attention", str(run_dir), "--layer", "1", "--head", "2"])
     assert shown.exit_code == 0, shown.output

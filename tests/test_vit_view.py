@@ -6,12 +6,32 @@ import asyncio
 import json
 from pathlib import Path
 
+import pytest
 from rich.console import Console
+from textual.app import App, ComposeResult
+from textual.widgets import TabbedContent
 from typer.testing import CliRunner
 
-from vitui.attention_view import (HALF, VIRIDIS, MisclassifiedGrid, attention_panel, colormap, heatmap, legend,
-                                  pick_by_step, select_map)
-from vitui.events import Attention, Misclassified
+from app_fakes import run_async, screen_text, turn_wheel, wait_until, widget_text, write_run
+from vitui.app import make_app
+from vitui.cli import app
+from vitui.core.events import Attention, Misclassified
+from vitui.core.experiments import resolve
+from vitui.render.pictures import (
+    HALF,
+    VIRIDIS,
+    MisclassifiedGrid,
+    attention_panel,
+    colormap,
+    heatmap,
+    legend,
+    mistake_caption,
+    pick_by_step,
+    select_map,
+)
+from vitui.screens.run import RunDetailScreen
+from vitui.widgets.attention import AttentionView
+from vitui.widgets.misclassified import MisclassifiedView
 
 
 def fake_attention(step: int = 10, layers: int = 2, heads: int = 3, probes: int = 2, grid: int = 2) -> Attention:
@@ -94,12 +114,8 @@ def test_pick_by_step():
     assert pick_by_step(events, 5).step == 10
 
 
+@pytest.mark.app
 def test_attention_widget_keys_cycle_and_step():
-    from app_fakes import widget_text
-    from textual.app import App, ComposeResult
-
-    from vitui.widgets.attention import AttentionView
-
     class AttentionApp(App):
         def compose(self) -> ComposeResult:
             yield AttentionView([fake_attention(step=10), fake_attention(step=20)])
@@ -141,8 +157,6 @@ def write_fake_run(folder: Path, events: list) -> Path:
 
 
 def test_cli_attention_and_misclassified(tmp_path):
-    from vitui.cli import app
-
     wrong = Misclassified(step=5, class_names=["cat", "dog"], images=[[[[9, 9, 9]] * 4] * 4],
                           labels=[0], predictions=[1])
     write_fake_run(tmp_path, [fake_attention(step=10), fake_attention(step=20), wrong])
@@ -161,8 +175,6 @@ def test_cli_attention_and_misclassified(tmp_path):
 
 
 def test_cli_attention_on_a_run_without_maps(tmp_path):
-    from vitui.cli import app
-
     write_fake_run(tmp_path, [])
     result = CliRunner().invoke(app, ["attention", "vit-fake", "--runs-dir", str(tmp_path)])
     assert result.exit_code == 2 and "no attention maps" in result.output
@@ -179,16 +191,8 @@ def test_narrow_terminal_drops_the_overlay_instead_of_cropping():
     assert wide_row.count(HALF) == 3 * 32 and narrow_row.count(HALF) == 2 * 32
 
 
+@pytest.mark.app
 def test_finished_vit_run_in_the_app_has_attention_and_mistakes_tabs(tmp_path):
-    from app_fakes import run_async, wait_until, write_run
-    from textual.widgets import TabbedContent
-
-    from vitui.app import make_app
-    from vitui.config import resolve
-    from vitui.screens.run import RunDetailScreen
-    from vitui.widgets.attention import AttentionView
-    from vitui.widgets.misclassified import MisclassifiedView
-
     wrong = Misclassified(step=30, class_names=["cat", "dog", "frog"], images=[[[[9, 9, 9]] * 8] * 8] * 2,
                           labels=[0, 2], predictions=[1, 1])
     events = [fake_attention(step=10), fake_attention(step=20), fake_attention(step=30), wrong]
@@ -219,9 +223,6 @@ CAPTIONS = [f"{CIFAR_CLASSES[i]} → {CIFAR_CLASSES[i + 1]}" for i in range(5)]
 
 
 def vit_run_at_cifar_size(tmp_path: Path) -> Path:
-    from app_fakes import write_run
-
-    from vitui.config import resolve
 
     wrong = Misclassified(step=30, class_names=CIFAR_CLASSES, labels=list(range(5)), predictions=list(range(1, 6)),
                           images=[[[[30 * i, 90, 200]] * 32] * 32 for i in range(5)])
@@ -231,10 +232,6 @@ def vit_run_at_cifar_size(tmp_path: Path) -> Path:
 
 async def open_tab(pilot, app, presses: int):
     """The run's record with its extra tabs filled, then `p` pressed `presses` times."""
-    from app_fakes import wait_until
-
-    from vitui.screens.run import RunDetailScreen
-    from vitui.widgets.misclassified import MisclassifiedView
 
     await wait_until(pilot, lambda: isinstance(app.screen, RunDetailScreen), what="the run's record")
     await wait_until(pilot, lambda: app.screen.query(MisclassifiedView)
@@ -243,12 +240,8 @@ async def open_tab(pilot, app, presses: int):
     await pilot.pause()
 
 
+@pytest.mark.app
 def test_attention_tab_at_80x24_puts_label_and_legend_first_and_scrolls(tmp_path):
-    from app_fakes import run_async, screen_text, turn_wheel
-
-    from vitui.app import make_app
-    from vitui.widgets.attention import AttentionView
-
     @run_async
     async def scenario() -> None:
         app = make_app(tmp_path, watch=vit_run_at_cifar_size(tmp_path))
@@ -281,12 +274,8 @@ def test_attention_tab_at_80x24_puts_label_and_legend_first_and_scrolls(tmp_path
     scenario()
 
 
+@pytest.mark.app
 def test_mistakes_tab_at_80x24_scrolls_to_every_caption_by_keys_and_wheel(tmp_path):
-    from app_fakes import run_async, screen_text, turn_wheel
-
-    from vitui.app import make_app
-    from vitui.widgets.misclassified import MisclassifiedView
-
     def captions_in_sight() -> set[str]:
         text = screen_text(app)
         return {caption for caption in CAPTIONS if caption in text}
@@ -323,8 +312,6 @@ def test_mistakes_tab_at_80x24_scrolls_to_every_caption_by_keys_and_wheel(tmp_pa
 
 
 def test_mistake_captions_shorten_both_names_to_fit():
-    from vitui.attention_view import mistake_caption
-
     assert mistake_caption("cat", "dog", 12).plain == "cat → dog"
     assert mistake_caption("automobile", "airplane", 12).plain == "auto… → air…"
     assert mistake_caption("cat", "automobile", 12).plain == "cat → autom…"

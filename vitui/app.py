@@ -1,7 +1,7 @@
 """Provides the vitui Textual app: screen wiring, run following threads, quitting, and the make_app() factory.
 
 Training never runs here: each run is a worker process (vitui.launch) or someone else's log
-(vitui.sources.TailSource). One thread worker per followed run drains its events into a RunModel and
+(vitui.sources.TailSource). One thread worker per followed run drains its events into a RunState and
 posts RunUpdated messages, which merge in the queue, so the screens draw the newest state at their
 own pace and the UI never waits on training.
 """
@@ -22,10 +22,10 @@ from textual.binding import Binding
 from textual.geometry import Size
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from vitui import runstore, stops
-from vitui.config import RunConfig
-from vitui.messages import RunFinished, RunUpdated
-from vitui.runmodel import RunModel
+from vitui.core import runfolder, stops
+from vitui.core.experiments import RunConfig
+from vitui.messages import LaunchRequested, OpenRun, RunFinished, RunUpdated, ShowLauncher, ShowRuns, StopRun
+from vitui.runstate import RunState
 from vitui.screens.help import HelpScreen
 from vitui.sources import HandleSource, RunSource, TailSource
 
@@ -38,7 +38,7 @@ class RunSession:
     """A run the app follows: where its events come from and what has been learnt from them."""
 
     source: RunSource
-    model: RunModel
+    run: RunState
     stop_reason: str = stops.BY_USER  # what `s` records as the stop's reason, by where the run was opened
     stopping: bool = False
 
@@ -48,7 +48,7 @@ class RunSession:
 
     @property
     def owned_and_running(self) -> bool:
-        return self.source.owned and self.model.running
+        return self.source.owned and self.run.running
 
 
 class VituiApp(App[int]):
@@ -94,9 +94,10 @@ class VituiApp(App[int]):
             self.push_screen(RunsBrowserScreen())
             self.open_run(self._initial_watch, stop_reason=stops.FROM_WATCH)
             return
-        self.push_screen(LauncherScreen())
         if self._initial_config is not None:
-            self.launch(self._initial_config)
+            self.launch(self._initial_config)  # the launcher comes when the user goes back from the run (esc)
+            return
+        self.push_screen(LauncherScreen())
 
     # ------------------------------------------------------------------ runs
     def launch(self, config: RunConfig) -> RunSession:
@@ -109,8 +110,8 @@ class VituiApp(App[int]):
     def follow(self, source: RunSource, config: dict[str, Any] | None = None, *,
                stop_reason: str = stops.BY_USER) -> RunSession:
         if config is None:
-            config = runstore.load_run(source.run_dir).config
-        session = RunSession(source, RunModel(source.run_dir.name, config), stop_reason)
+            config = runfolder.load_run(source.run_dir).config
+        session = RunSession(source, RunState(source.run_dir.name, config), stop_reason)
         self.sessions[source.run_dir] = session
         self.follow_run(session)
         return session
@@ -132,9 +133,15 @@ class VituiApp(App[int]):
         self._show(LauncherScreen)
 
     def _show(self, cls: type) -> None:
+        from vitui.screens.run import RunScreen
+
         if any(isinstance(s, cls) for s in self.screen_stack):
             while not isinstance(self.screen, cls):
                 self.pop_screen()
+        elif len(self.screen_stack) == 2 and isinstance(self.screen, RunScreen):
+            # A run opened straight from `vitui run`: its screen gives way, as if `cls` had been under it
+            # (the run goes on training; the runs browser opens it again).
+            self.switch_screen(cls())
         else:
             self.push_screen(cls())
 
@@ -144,43 +151,69 @@ class VituiApp(App[int]):
 
         run_dir = Path(run_dir).resolve()
         session = self.sessions.get(run_dir)
-        if session is None and runstore.load_run(run_dir).state in ("created", "running"):
+        if session is None and runfolder.load_run(run_dir).state in ("created", "running"):
             session = self.follow(TailSource(run_dir), stop_reason=stop_reason)
         if session is not None:
             self.show_session(session)
         else:
             self.push_screen(RunDetailScreen(run_dir))
 
+    # ------------------------------------------------------------------ what screens ask for
+    def on_launch_requested(self, message: LaunchRequested) -> None:
+        try:
+            self.launch(message.config)
+        except (OSError, RuntimeError) as exc:
+            self.notify(f"could not start the run: {exc}", severity="error", timeout=10)
+
+    def on_open_run(self, message: OpenRun) -> None:
+        self.open_run(message.run_dir)
+
+    def on_show_runs(self, message: ShowRuns) -> None:
+        self.show_runs()
+
+    def on_show_launcher(self, message: ShowLauncher) -> None:
+        self.show_launcher()
+
+    def on_stop_run(self, message: StopRun) -> None:
+        session = self.sessions.get(message.run_dir)
+        if session is None:
+            return
+        if not session.run.running:
+            self.notify(f"the run is already {session.run.state}")
+            return
+        self.stop_session(session)
+        if session.stopping:
+            self.notify("stopping: finishing the step and saving a checkpoint")
+        self.screen.post_message(RunUpdated(message.run_dir))
+
     @work(thread=True, exit_on_error=False, group="follow", description="follow a run")
     def follow_run(self, session: RunSession) -> None:
-        """Drain a run's events into its model until it ends; the only code that reads the worker's queue."""
+        """Drain a run's events into its state until it ends; the only code that reads the worker's queue."""
         worker = get_current_worker()
-        source, model = session.source, session.model
+        source, run = session.source, session.run
         while not worker.is_cancelled:
             events = source.poll(POLL_S)
             if events:
-                model.apply(events)
+                run.apply(events)
                 self.post_message(RunUpdated(session.run_dir))
             if not source.alive:
                 while events := source.poll(0):
-                    model.apply(events)
+                    run.apply(events)
                 state, detail = source.finish()
-                model.finish(state, detail)
-                self.post_message(RunFinished(session.run_dir, model.state, model.detail))
+                run.finish(state, detail)
+                self.post_message(RunFinished(session.run_dir, run.state, run.detail))
                 return
 
     def on_run_updated(self, message: RunUpdated) -> None:
         if not self.screen_stack:  # the app is closing: an update from a follower thread has nobody to tell
             return
-        handler = getattr(self.screen, "run_changed", None)
-        if handler is not None:
-            handler(message.run_dir)
+        self.screen.post_message(RunUpdated(message.run_dir))  # the screen on top redraws what it shows of it
 
     def on_run_finished(self, message: RunFinished) -> None:
         self.on_run_updated(RunUpdated(message.run_dir))
         name = message.run_dir.name
         if message.state == "failed":
-            self.notify(f"{name} failed: {self.sessions[message.run_dir].model.last_error or message.detail}",
+            self.notify(f"{name} failed: {self.sessions[message.run_dir].run.last_error or message.detail}",
                         severity="error", timeout=8)
         else:
             self.notify(f"{name} {stops.describe_end(message.state, message.detail)}",
@@ -208,7 +241,7 @@ class VituiApp(App[int]):
             return
         from vitui.screens.quit import QuitDialog
 
-        self.push_screen(QuitDialog([s.model for s in running]), self._quit_choice)
+        self.push_screen(QuitDialog([s.run for s in running]), self._quit_choice)
 
     def _quit_choice(self, choice: str | None) -> None:
         if choice == "detach":
@@ -274,7 +307,7 @@ class VituiApp(App[int]):
 def make_app(runs_dir: Path | None = None, data_dir: Path | None = None, *, config: RunConfig | None = None,
              watch: Path | None = None, start_run: Callable[..., Any] | None = None) -> VituiApp:
     """The one way to build the app: the CLI, the tests and the snapshot tests all come through here."""
-    return VituiApp(runs_dir if runs_dir is not None else runstore.default_runs_dir(), data_dir,
+    return VituiApp(runs_dir if runs_dir is not None else runfolder.default_runs_dir(), data_dir,
                     config=config, watch=watch, start_run=start_run)
 
 

@@ -13,7 +13,7 @@ from typing import Optional
 
 import typer
 
-from vitui.config import ConfigError
+from vitui.core.errors import ConfigError
 
 app = typer.Typer(add_completion=False, no_args_is_help=False, rich_markup_mode=None,
                   help="Train and look inside the models that lead up to the Vision Transformer.")
@@ -40,7 +40,7 @@ def make_console():
 
 def locate_run(run_name: str, runs_dir: Optional[Path]) -> Path:
     """A run folder by path, name or unique part of its name; a usage error naming the runs folder otherwise."""
-    from vitui.runstore import find_run
+    from vitui.core.runfolder import find_run
 
     try:
         return find_run(runs_dir_or_default(runs_dir), run_name)
@@ -49,7 +49,7 @@ def locate_run(run_name: str, runs_dir: Optional[Path]) -> Path:
 
 
 def runs_dir_or_default(path: Optional[Path]) -> Path:
-    from vitui.runstore import default_runs_dir
+    from vitui.core.runfolder import default_runs_dir
 
     return path if path is not None else default_runs_dir()
 
@@ -83,15 +83,16 @@ def run(
     seed: Optional[int] = typer.Option(None, "--seed", help="random seed"),
 ) -> None:
     """Train an experiment in a background worker process and record the run."""
-    from vitui import config as cfg
+    from vitui.core.experiments import resolve
+    from vitui.core.settings import parse_overrides
 
     try:
-        overrides = cfg.parse_overrides(set_)
+        overrides = parse_overrides(set_)
         if device is not None:
             overrides["device"] = device
         if seed is not None:
             overrides["seed"] = str(seed)
-        config = cfg.resolve(experiment, overrides)
+        config = resolve(experiment, overrides)
     except ConfigError as exc:
         raise fail(str(exc)) from None
     if not no_tui and is_terminal():
@@ -122,12 +123,12 @@ def experiments() -> None:
     """List the experiments in configs/ and what each one trains."""
     from rich.table import Table
 
-    from vitui import config as cfg
+    from vitui.core.experiments import experiment_description, experiment_names, load_experiment_file
 
     table = Table("experiment", "model", "dataset", "description")
-    for name in cfg.experiment_names():
-        data = cfg.load_experiment_file(name)
-        table.add_row(name, str(data.get("model", "")), str(data.get("dataset", "")), cfg.experiment_description(name))
+    for name in experiment_names():
+        data = load_experiment_file(name)
+        table.add_row(name, str(data.get("model", "")), str(data.get("dataset", "")), experiment_description(name))
     make_console().print(table)
 
 
@@ -136,15 +137,16 @@ def settings(experiment: str = typer.Argument(..., help="experiment name")) -> N
     """Show every setting of an experiment, its resolved value and what it does."""
     from rich.table import Table
 
-    from vitui import config as cfg
+    from vitui.core.experiments import resolve
+    from vitui.core.settings import settings_help
 
     try:
-        config = cfg.resolve(experiment)
+        config = resolve(experiment)
     except ConfigError as exc:
         raise fail(str(exc)) from None
     table = Table("setting", "value", "what it does")
     for obj in (config.train, config.model_args):
-        for name, _, help_text in cfg.settings_help(type(obj)):
+        for name, _, help_text in settings_help(type(obj)):
             table.add_row(name, repr(getattr(obj, name)), help_text)
     make_console().print(table)
 
@@ -152,8 +154,8 @@ def settings(experiment: str = typer.Argument(..., help="experiment name")) -> N
 @runs_app.command("list")
 def runs_list(runs_dir: Optional[Path] = RUNS_DIR_OPTION) -> None:
     """Every run in the runs folder: its name, status, duration, best figure and the settings it changed."""
-    from vitui.runviews import runs_table
-    from vitui.runstore import list_runs
+    from vitui.render.runs import runs_table
+    from vitui.core.runfolder import list_runs
 
     folder = runs_dir_or_default(runs_dir)
     runs = list_runs(folder)
@@ -168,7 +170,7 @@ def runs_list(runs_dir: Optional[Path] = RUNS_DIR_OPTION) -> None:
 def runs_show(run_name: str = typer.Argument(..., metavar="RUN", help="run folder, name, or a unique part of it"),
               runs_dir: Optional[Path] = RUNS_DIR_OPTION) -> None:
     """A run's config, status, final metrics and per-class table."""
-    from vitui.runviews import show_run
+    from vitui.render.reports import show_run
 
     path = locate_run(run_name, runs_dir)
     show_run(make_console(), path)
@@ -186,9 +188,9 @@ def attention(
     """Print a ViT run's attention maps: each probe image, the heatmap and the two overlaid."""
     from rich.console import Console
 
-    from vitui.attention_view import attention_report, map_count, pick_by_step
-    from vitui.events import Attention
-    from vitui.runstore import read_events
+    from vitui.render.pictures import attention_report, map_count, pick_by_step
+    from vitui.core.events import Attention
+    from vitui.core.runfolder import read_events
 
     path = locate_run(run_name, runs_dir)
     events = [e for e in read_events(path) if isinstance(e, Attention)]
@@ -229,9 +231,9 @@ def misclassified(
     """Show the validation images an image run got wrong, with true and predicted labels."""
     from rich.console import Console
 
-    from vitui.attention_view import MisclassifiedGrid
-    from vitui.events import Misclassified
-    from vitui.runstore import read_events
+    from vitui.render.pictures import MisclassifiedGrid
+    from vitui.core.events import Misclassified
+    from vitui.core.runfolder import read_events
 
     path = locate_run(run_name, runs_dir)
     found = [e for e in read_events(path) if isinstance(e, Misclassified)]
@@ -245,8 +247,8 @@ def misclassified(
 def runs_compare(run_names: list[str] = typer.Argument(..., metavar="RUN...", help="runs to compare (names or unique parts)"),
                  runs_dir: Optional[Path] = RUNS_DIR_OPTION) -> None:
     """Models side by side: parameters, multiply-adds per image, images/s, the best figure and when it came."""
-    from vitui.comparison import comparison_table
-    from vitui.runstore import find_run, load_run
+    from vitui.render.reports import comparison_table
+    from vitui.core.runfolder import find_run, load_run
 
     folder = runs_dir_or_default(runs_dir)
     try:
@@ -265,7 +267,7 @@ def sample(run_name: str = typer.Argument(..., metavar="RUN", help="run folder, 
            checkpoint: str = typer.Option("best", "--checkpoint", help="best or last"),
            runs_dir: Optional[Path] = RUNS_DIR_OPTION) -> None:
     """Sample names from a character model's checkpoint, marking those not in its training list."""
-    from vitui.runstore import CHECKPOINTS, load_run
+    from vitui.core.runfolder import CHECKPOINTS, load_run
 
     path = locate_run(run_name, runs_dir)
     if checkpoint not in ("best", "last"):

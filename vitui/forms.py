@@ -1,6 +1,6 @@
 """Provides the launcher's form logic: which settings to show, in what order, and turning edits into a RunConfig.
 
-The field list comes from the typed config dataclasses (vitui.config), so a setting added there shows up
+The field list comes from the typed settings dataclasses (vitui.core), so a setting added there shows up
 in the launcher with its help text, choices and range checks. No Textual.
 """
 
@@ -9,13 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
-from vitui import config as cfg
+from vitui.core import settings
+from vitui.core.errors import ConfigError
+from vitui.core.experiments import RunConfig, resolve
+from vitui.core.models import MODELS, task_of
+from vitui.core.settings import DATASETS, IMAGEFOLDER, check_value, field_info
 
 # Shown first: the settings people change most. The rest follow in their dataclass order.
 KEY_SETTINGS = ("epochs", "iterations", "batch_size", "optimizer", "lr", "device", "seed")
 # Chosen with their own controls above the settings.
 OWN_CONTROLS = ("experiment", "model", "dataset")
-IMAGEFOLDER = "imagefolder"
 
 
 @dataclass
@@ -44,7 +47,7 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def form_fields(config: cfg.RunConfig) -> list[FieldSpec]:
+def form_fields(config: RunConfig) -> list[FieldSpec]:
     """The settings of a resolved config as form fields, key settings first, then the model's, then the rest."""
     specs = []
     for obj, is_arg in ((config.train, False), (config.model_args, True)):
@@ -62,56 +65,49 @@ def form_fields(config: cfg.RunConfig) -> list[FieldSpec]:
     return sorted(specs, key=order)  # sorted() is stable: dataclass order within a group
 
 
-def control_help(config: cfg.RunConfig, name: str) -> str:
+def control_help(config: RunConfig, name: str) -> str:
     """The help of a setting the launcher shows as its own control (model, dataset)."""
-    return cfg.field_info(type(config.train), name).metadata.get("help", "")
+    return field_info(type(config.train), name).metadata.get("help", "")
 
 
-def field_error(config: cfg.RunConfig, name: str, text: str) -> str | None:
+def field_error(config: RunConfig, name: str, text: str) -> str | None:
     """The one-line complaint about a value typed for setting `name`, or None when it is fine."""
     for obj in (config.train, config.model_args):
         known = {f.name: f for f in fields(obj)}
         if name in known:
             try:
-                cfg.check_value(known[name], text)
-            except cfg.ConfigError as exc:
+                check_value(known[name], text)
+            except ConfigError as exc:
                 return str(exc)
             return None
     return f"unknown setting {name!r}"
 
 
-def is_image_task(task: str) -> bool:
-    """Image models (the NumPy MLP, the CNNs, a ViT) train on any image data set."""
-    cls = cfg.TASK_CONFIGS.get(task)
-    return cls is not None and issubclass(cls, (cfg.ImageConfig, cfg.NumpyMLPConfig))
-
-
 def dataset_choices(model: str, current: str) -> list[str]:
     """Data sets offered for a model: the image sets for an image model, else the experiment's own."""
-    if is_image_task(cfg.MODEL_TASK.get(model, "")):
-        return [*cfg.DATASETS, IMAGEFOLDER]
+    if model in MODELS and task_of(model).images:
+        return [*DATASETS, IMAGEFOLDER]
     return [current] if current else []
 
 
 def split_dataset(dataset: str) -> tuple[str, str]:
-    """'imagefolder:PATH' -> ('imagefolder', 'PATH'); 'mnist' -> ('mnist', '')."""
-    if dataset.startswith(IMAGEFOLDER + ":"):
-        return IMAGEFOLDER, dataset.removeprefix(IMAGEFOLDER + ":")
-    return dataset, ""
+    """The launcher's two controls for a data set: 'imagefolder:PATH' -> ('imagefolder', 'PATH'), else (name, '')."""
+    kind, path = settings.split_dataset(dataset)
+    return (kind, path) if kind == IMAGEFOLDER else (dataset, "")
 
 
 def join_dataset(choice: str, folder: str) -> str:
     return f"{IMAGEFOLDER}:{folder.strip()}" if choice == IMAGEFOLDER else choice
 
 
-def build_config(experiment: str, model: str, dataset: str, edits: dict[str, str]) -> cfg.RunConfig:
+def build_config(experiment: str, model: str, dataset: str, edits: dict[str, str]) -> RunConfig:
     """Resolve the experiment with the chosen model, data set and edited settings (raises ConfigError)."""
     overrides: dict[str, Any] = {"model": model, "dataset": dataset}
     overrides.update(edits)
-    return cfg.resolve(experiment, overrides)
+    return resolve(experiment, overrides)
 
 
-def keep_edits(config: cfg.RunConfig, edits: dict[str, str]) -> dict[str, str]:
+def keep_edits(config: RunConfig, edits: dict[str, str]) -> dict[str, str]:
     """After a model switch, the edits that still name a setting of the new model's task."""
     names = {f.name for obj in (config.train, config.model_args) for f in fields(obj)}
     return {k: v for k, v in edits.items() if k in names}

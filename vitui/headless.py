@@ -10,41 +10,14 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from rich.table import Table
 
-from vitui import runstore, stops
-from vitui.events import Evaluation, Event, Log, Metric, Progress, Samples, Status
+from vitui.core import runfolder, stops
+from vitui.core.events import Evaluation, Event, Log, Metric, Progress, Samples, Status
+from vitui.render.formats import format_value
+from vitui.render.tables import confusion_table, evaluation_table
 
 if TYPE_CHECKING:
-    from vitui.config import RunConfig
-
-
-def format_value(key: str, value: Any) -> str:
-    if value is None:
-        return f"{key} nan"
-    if isinstance(value, float):
-        if "acc" in key or key == "novelty":
-            return f"{key} {value * 100:.2f}%"
-        if key == "lr":
-            return f"{key} {value:.2e}"
-        if key.endswith("/s"):
-            return f"{key} {value:,.0f}"
-        if key.endswith("time") or key.endswith("_s"):
-            return f"{key} {value:.1f}s"
-        return f"{key} {value:.4f}"
-    return f"{key} {value}"
-
-
-def counts_iterations(config: dict[str, Any]) -> bool:
-    """The NumPy MLP and the character models count iterations; image models count whole epochs."""
-    return "iterations" in config
-
-
-def format_point(config: dict[str, Any], step: float, epoch: float) -> str:
-    """Where in training something happened, in the run's own unit: "epoch 12" or "iteration 6,000"."""
-    if counts_iterations(config):
-        return f"iteration {int(step):,}"
-    return f"epoch {int(round(epoch))}"
+    from vitui.core.experiments import RunConfig
 
 
 def format_epoch_line(metric: Metric, progress: Progress | None) -> str:
@@ -55,25 +28,6 @@ def format_epoch_line(metric: Metric, progress: Progress | None) -> str:
     else:
         head = f"step {metric.step}"
     return "  ".join([head, *(format_value(k, v) for k, v in metric.values.items())])
-
-
-def evaluation_table(ev: Evaluation) -> Table:
-    table = Table(title=f"{ev.split} accuracy {ev.accuracy * 100:.2f}%  loss {ev.loss:.4f}", title_justify="left")
-    for name in ("class", "precision", "recall", "f1", "support"):
-        table.add_column(name, justify="left" if name == "class" else "right")
-    for i, cls in enumerate(ev.class_names):
-        table.add_row(cls, f"{ev.precision[i]:.3f}", f"{ev.recall[i]:.3f}", f"{ev.f1[i]:.3f}", str(ev.support[i]))
-    return table
-
-
-def confusion_table(ev: Evaluation) -> Table:
-    table = Table(title="confusion matrix (rows: true, columns: predicted)", title_justify="left")
-    table.add_column("")
-    for cls in ev.class_names:
-        table.add_column(cls[:6], justify="right")
-    for cls, row in zip(ev.class_names, ev.confusion):
-        table.add_row(cls[:12], *(str(v) for v in row))
-    return table
 
 
 class HeadlessPrinter:
@@ -181,5 +135,5 @@ def run_headless(config: "RunConfig", runs_dir: Path, data_dir: Path | None) -> 
     state = handle.reap()
     code = handle.process.exitcode
     if state == "failed" and code not in (1, 2):
-        printer.err.print(f"vitui: error: {runstore.load_run(handle.run_dir).status.get('detail')}")
+        printer.err.print(f"vitui: error: {runfolder.load_run(handle.run_dir).status.get('detail')}")
     return {"completed": 0, "stopped": 130}.get(state, 2 if code == 2 else 1)

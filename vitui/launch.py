@@ -13,11 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vitui import runstore, stops
-from vitui.config import RunConfig
-from vitui.events import Event, Status
+from vitui.core import runfolder, stops
+from vitui.core.experiments import RunConfig
+from vitui.core.events import Event, Status
 
-EXIT_STATES = {0: "completed", 130: "stopped", 2: "failed", 1: "failed"}
 OUTPUT = "output.log"  # a quiet worker's stray stdout/stderr (library warnings), in its run folder
 
 
@@ -42,7 +41,7 @@ class RunHandle:
         except (queue_module.Empty, OSError, ValueError, EOFError):
             pass
         for event in out:
-            if isinstance(event, Status) and event.state in runstore.FINISHED:
+            if isinstance(event, Status) and event.state in runfolder.FINISHED:
                 self._seen_final = True
                 self.final_state = event.state
         return out
@@ -75,13 +74,13 @@ class RunHandle:
         code = self.process.exitcode
         if self._seen_final:
             return self.final_state or "failed"
-        status = runstore.load_run(self.run_dir).status
-        if status.get("state") in runstore.FINISHED:
+        status = runfolder.load_run(self.run_dir).status
+        if status.get("state") in runfolder.FINISHED:
             self.final_state = status["state"]
             return self.final_state
         how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
         detail = f"worker process died ({how}) without finishing"
-        runstore.write_status(self.run_dir, "failed", detail, ended=time.time(),
+        runfolder.write_status(self.run_dir, "failed", detail, ended=time.time(),
                               started=status.get("started"), pid=status.get("pid"))
         self.final_state = "failed"
         return "failed"
@@ -93,7 +92,7 @@ def start_run(config: RunConfig, runs_dir: Path, data_dir: Path | None = None, *
     quiet: send the worker's own stdout/stderr to run_dir/output.log instead of this terminal (the app's
     screen); the event log is unaffected.
     """
-    run_dir = runstore.create_run_dir(runs_dir, config.train.experiment or config.train.model, config.to_dict())
+    run_dir = runfolder.create_run_dir(runs_dir, config.train.experiment or config.train.model, config.to_dict())
     # spawn, not fork: a fresh interpreter is safe with torch's threads and CUDA, and the same everywhere.
     mp = multiprocessing.get_context("spawn")
     events, control = mp.Queue(), mp.Queue()

@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 from typing import Any, Protocol
 
-from vitui import runstore
-from vitui.events import Event, Status
+from vitui.core import runfolder
+from vitui.core.events import Event, Status
 
 
 class RunSource(Protocol):
@@ -54,11 +54,11 @@ class HandleSource:
     def finish(self) -> tuple[str, str]:
         """Final state and its detail; a silent death (SIGKILL, OOM) is recorded as failed by reap()."""
         state = self.handle.reap()
-        detail = runstore.load_run(self.run_dir).status.get("detail", "")
+        detail = runfolder.load_run(self.run_dir).status.get("detail", "")
         return state, detail
 
     def stop(self, reason: str) -> None:
-        """A graceful stop through the worker's queue; `reason` (vitui.stops) becomes the run's final detail."""
+        """A graceful stop through the worker's queue; `reason` (vitui.core.stops) becomes the run's final detail."""
         self.handle.stop(reason)
 
     def send(self, message: dict[str, Any]) -> None:
@@ -89,7 +89,7 @@ class TailSource:
 
     def __init__(self, run_dir: Path, check_every: float = 0.5):
         self.run_dir = Path(run_dir).resolve()
-        self._tail = runstore.EventTail(self.run_dir)
+        self._tail = runfolder.EventTail(self.run_dir)
         self._check_every = check_every
         self._checked = 0.0
         self._alive = True
@@ -101,7 +101,7 @@ class TailSource:
             time.sleep(timeout)
             events = self._tail.poll()
         for event in events:
-            if isinstance(event, Status) and event.state in runstore.FINISHED:
+            if isinstance(event, Status) and event.state in runfolder.FINISHED:
                 self._final = (event.state, event.detail)
         return events
 
@@ -113,14 +113,14 @@ class TailSource:
         if now - self._checked >= self._check_every:
             self._checked = now
             # RunInfo.state turns "running" into "failed" once nobody holds the run's lock.
-            self._alive = runstore.load_run(self.run_dir).state in ("created", "running")
+            self._alive = runfolder.load_run(self.run_dir).state in ("created", "running")
         return self._alive
 
     def finish(self) -> tuple[str, str]:
         """How the run ended; call after draining poll(), which notices a final Status in the log."""
         if self._final is not None:
             return self._final
-        info = runstore.load_run(self.run_dir)
+        info = runfolder.load_run(self.run_dir)
         detail = info.status.get("detail", "")
         if info.crashed:
             detail = detail or "worker process died without finishing"
@@ -128,16 +128,16 @@ class TailSource:
 
     def stop(self, reason: str) -> None:
         """Ask the worker for a graceful stop through its run folder (it saves a checkpoint at its next logging
-        point and records `reason`, e.g. vitui.stops.FROM_BROWSER)."""
+        point and records `reason`, e.g. vitui.core.stops.FROM_BROWSER)."""
         self.send({"action": "stop", "reason": reason})
 
     def send(self, message: dict[str, Any]) -> None:
         """A control message for the worker, through the run folder (works for runs on another host that share it)."""
-        runstore.send_control(self.run_dir, message)
+        runfolder.send_control(self.run_dir, message)
 
     def send_problem(self) -> str:
         """Why send() cannot reach the worker ("" when it can): the run folder must take control.jsonl from us."""
-        return runstore.control_problem(self.run_dir)
+        return runfolder.control_problem(self.run_dir)
 
     def detach(self) -> None:
         """Nothing to do: the run never depended on this app."""

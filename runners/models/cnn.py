@@ -8,6 +8,8 @@ the dense layer, before the ReLU; the layer before a BatchNorm needs no bias.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -47,3 +49,13 @@ class CNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x))
+
+
+def build(args: Any, in_channels: int, num_classes: int, image_size: int, *, batchnorm: bool = False) -> CNN:
+    """The image-model constructor the trainer calls: settings from CNNArgs, shape from the data."""
+    return CNN(in_channels=in_channels, num_classes=num_classes, image_size=image_size, width=args.width,
+               dense=args.dense, batchnorm=batchnorm, dropout_conv=args.dropout_conv, dropout_fc=args.dropout_fc)
+
+
+def build_batchnorm(args: Any, in_channels: int, num_classes: int, image_size: int) -> CNN:
+    return build(args, in_channels, num_classes, image_size, batchnorm=True)

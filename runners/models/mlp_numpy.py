@@ -76,3 +76,8 @@ class TwoLayerMLP:
             preds.append(logits.argmax(axis=1))
         pred = np.concatenate(preds)
         return float(np.concatenate(losses).mean()), float((pred == y).mean()), pred
+
+
+def build(args, n_in: int, n_out: int, *, seed: int = 0, dtype: str = "float32") -> TwoLayerMLP:
+    """The constructor the MLP trainer calls: settings from MLPArgs, sizes from the data."""
+    return TwoLayerMLP(n_in, args.hidden, n_out, seed=seed, dtype=dtype)

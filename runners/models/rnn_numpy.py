@@ -48,13 +48,6 @@ class VanillaRNN:
             "by": np.zeros(vocab_size),
         }
 
-    @classmethod
-    def from_params(cls, params: dict[str, np.ndarray]) -> "VanillaRNN":
-        model = cls.__new__(cls)
-        model.params = {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
-        model.hidden, model.vocab_size = model.params["Wxh"].shape
-        return model
-
     def initial_state(self) -> np.ndarray:
         return np.zeros(self.hidden)
 

@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vitui.core.errors import ConfigError
+
 # --------------------------------------------------------------------------- helpers
 
 
@@ -174,13 +176,11 @@ def _init_weights(module: nn.Module) -> None:
 
 
 def build(args: Any, in_channels: int, num_classes: int, image_size: int) -> ViT:
-    """The image-model constructor the trainer calls: model arguments from config.ViTArgs, shape from the data.
+    """The image-model constructor the trainer calls: settings from ViTArgs, shape from the data.
 
     A shape that does not fit (patch vs image side, width vs heads) is a settings problem: ConfigError,
     so the run ends with one line saying what to change instead of a traceback.
     """
-    from vitui.config import ConfigError
-
     try:
         return ViT(image_size=image_size, patch=args.patch, in_channels=in_channels, num_classes=num_classes,
                    dim=args.dim, depth=args.depth, heads=args.heads, mlp_ratio=args.mlp_ratio,

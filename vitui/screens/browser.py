@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
-from vitui import runstore
+from vitui.core import runfolder
+from vitui.widgets.keys import KeysInOrder
 from vitui.widgets.runtable import RunTable
+from vitui.messages import OpenRun, ShowLauncher
+
+if TYPE_CHECKING:
+    from vitui.app import VituiApp
 
 REFRESH_S = 2.0  # runs started or finished elsewhere show up within this
 RUN_ACTIONS = ("open", "mark", "compare", "filter", "sort", "reverse_sort", "copy_path")  # the keys that need a run
@@ -21,8 +27,10 @@ def fit_path(path: str, width: int) -> str:
     return path if len(path) <= width else "…" + path[len(path) - width + 1:]
 
 
-class FilterInput(Input):
+class FilterInput(KeysInOrder, Input):
     """The `/` filter: the table follows as you type; enter keeps the filter, esc clears it."""
+
+    TEXT_ENTRY = True
 
     BINDINGS = [Binding("escape", "screen.clear_filter", "clear filter")]
 
@@ -46,9 +54,13 @@ class RunsBrowserScreen(Screen):
     def __init__(self) -> None:
         super().__init__()
         self.marked: list[str] = []  # in marking order: the order of colours in a comparison
-        self.runs: list[runstore.RunInfo] = []
+        self.runs: list[runfolder.RunInfo] = []
         self.copied = ""  # the path last copied, shown under the table until the cursor moves
         self.copied_run = ""  # the row it was copied from
+
+    @property
+    def runs_dir(self) -> Path:
+        return cast("VituiApp", self.app).runs_dir
 
     def compose(self) -> ComposeResult:
         yield Static("", id="browser-title")
@@ -71,13 +83,10 @@ class RunsBrowserScreen(Screen):
     def on_resize(self) -> None:
         self.show_lines()
 
-    def run_changed(self, run_dir: Path) -> None:
-        """A followed run changed: its status may have too (cheap: only state and figures are redrawn)."""
-
     def refresh_runs(self) -> None:
-        runs_dir: Path = self.app.runs_dir  # type: ignore[attr-defined]
+        runs_dir = self.runs_dir
         had_runs = bool(self.runs)
-        self.runs = runstore.list_runs(runs_dir)
+        self.runs = runfolder.list_runs(runs_dir)
         if bool(self.runs) != had_runs:  # the first run came, or the last went
             self.refresh_bindings()  # the keys that need a run come and go with it, and so does the table
             if self.runs:
@@ -91,7 +100,7 @@ class RunsBrowserScreen(Screen):
 
     def show_lines(self) -> None:
         """The title, the hint under the table, and the empty state in place of an empty table."""
-        runs_dir = str(self.app.runs_dir)  # type: ignore[attr-defined]
+        runs_dir = str(self.runs_dir)
         table = self.query_one(RunTable)
         count = f"{len(table.shown)} of {len(self.runs)}" if table.filter_text else str(len(self.runs))
         room = max(10, self.size.width - len(f" runs in   ({count}) "))
@@ -142,7 +151,7 @@ class RunsBrowserScreen(Screen):
         field = self.query_one(FilterInput)
         field.display = True
         self.query_one("#browser-hint").display = False
-        field.focus()
+        self.set_focus(field)  # now, not after a message: the filter's text may be typed in the same burst
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self.query_one(RunTable).set_filter(event.value)
@@ -159,7 +168,7 @@ class RunsBrowserScreen(Screen):
     def _close_filter(self) -> None:
         self.query_one(FilterInput).display = False
         self.query_one("#browser-hint").display = True
-        self.query_one(RunTable).focus()
+        self.set_focus(self.query_one(RunTable))
         self.show_lines()
 
     # ---- keys
@@ -184,7 +193,7 @@ class RunsBrowserScreen(Screen):
     def action_open(self) -> None:
         current = self.query_one(RunTable).current_run()
         if current is not None:
-            self.app.open_run(Path(current))  # type: ignore[attr-defined]
+            self.post_message(OpenRun(Path(current)))
 
     def action_mark(self) -> None:
         table = self.query_one(RunTable)
@@ -207,7 +216,7 @@ class RunsBrowserScreen(Screen):
         self.app.push_screen(CompareScreen([Path(m) for m in self.marked]))
 
     def action_new_run(self) -> None:
-        self.app.show_launcher()  # type: ignore[attr-defined]
+        self.post_message(ShowLauncher())
 
     def action_back(self) -> None:
         if self.query_one(RunTable).filter_text:
@@ -215,4 +224,4 @@ class RunsBrowserScreen(Screen):
         elif len(self.app.screen_stack) > 2:
             self.app.pop_screen()
         else:
-            self.app.show_launcher()  # type: ignore[attr-defined]
+            self.post_message(ShowLauncher())

@@ -13,8 +13,9 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from vitui import compare, runstore
-from vitui.runmodel import RunModel, load_model
+from vitui import comparison
+from vitui.core import runfolder
+from vitui.runstate import RunState, load_run_state
 from vitui.widgets.charts import RUN_STYLES, OverlayChart
 
 
@@ -26,15 +27,15 @@ class CompareScreen(Screen):
 
     def __init__(self, run_dirs: list[Path]):
         super().__init__()
-        self.infos = [runstore.load_run(Path(d)) for d in run_dirs]
-        self.models = [RunModel(i.name, i.config) for i in self.infos]
-        self.labels = compare.run_labels(self.infos)
+        self.infos = [runfolder.load_run(Path(d)) for d in run_dirs]
+        self.runs = [RunState(i.name, i.config) for i in self.infos]
+        self.labels = comparison.run_labels(self.infos)
 
     def compose(self) -> ComposeResult:
         yield Static("", id="verdict")
-        markers = bool(getattr(self.app, "no_color", False))
-        left = compare.OverlaySource(self.models, self.labels, "epoch/val_acc")
-        right = compare.OverlaySource(self.models, self.labels, "train/loss")
+        markers = self.app.no_color
+        left = comparison.OverlaySource(self.runs, self.labels, "epoch/val_acc")
+        right = comparison.OverlaySource(self.runs, self.labels, "train/loss")
         with Horizontal(id="compare-charts"):
             yield OverlayChart("val accuracy", left, id="compare-left", markers=markers, axes=("epoch", "step", "time"))
             yield OverlayChart("train loss", right, id="compare-right", markers=markers, smoothing=0.6)
@@ -47,19 +48,17 @@ class CompareScreen(Screen):
         self.app.run_worker(self.load_logs, thread=True, exit_on_error=False, description="read the runs' logs")
 
     def load_logs(self) -> None:
-        for info, model in zip(self.infos, self.models):
-            load_model(info.path, model)
+        for info, run in zip(self.infos, self.runs):
+            load_run_state(info.path, run)
         self.app.call_from_thread(self.show)
 
     def show(self) -> None:
         if not self.is_attached:
             return
         left = self.query_one("#compare-left", OverlayChart)
-        source = left.source
-        keys = [k for k, _ in source.available()]  # type: ignore[attr-defined]
-        if keys and source.key not in keys:  # type: ignore[attr-defined]
-            source.key = keys[0]  # type: ignore[attr-defined]
-            left.chart_title = source.title()  # type: ignore[attr-defined]
+        keys = [k for k, _ in left.overlay.available()]
+        if keys and left.overlay.key not in keys:
+            left.show_metric(keys[0])
         for chart in self.query(OverlayChart):
             chart.refresh()
         self.query_one("#verdict", Static).update(self.verdict_text())
@@ -70,7 +69,7 @@ class CompareScreen(Screen):
         return [Text(label, style=f"bold {RUN_STYLES[i % len(RUN_STYLES)]}") for i, label in enumerate(self.labels)]
 
     def verdict_text(self) -> Text:
-        line = compare.verdict(self.labels, self.models)
+        line = comparison.verdict(self.labels, self.runs)
         text = Text.assemble("comparing ", *sum(([t, "  "] for t in self.legend()), []))
         if line:
             text.append("\n★ " + line, style="bold")
@@ -80,7 +79,7 @@ class CompareScreen(Screen):
         table = Table("setting", title="settings that differ", title_justify="left", show_edge=False)
         for label in self.legend():
             table.add_column(label)
-        rows = compare.config_differences([i.config for i in self.infos])
+        rows = comparison.config_differences([i.config for i in self.infos])
         for key, values in rows:
             table.add_row(key, *values)
         if not rows:
@@ -91,7 +90,7 @@ class CompareScreen(Screen):
         table = Table("figure", title="figures (★ best)", title_justify="left", show_edge=False)
         for label in self.legend():
             table.add_column(label, justify="right")
-        for row in compare.final_figures(self.infos, self.models):
+        for row in comparison.final_figures(self.infos, self.runs):
             cells = [Text(v + (" ★" if i == row.best else ""), style="bold green" if i == row.best else "")
                      for i, v in enumerate(row.values)]
             table.add_row(row.name, *cells)

@@ -7,6 +7,7 @@ choices and range; a bad value shows its one-line error at once and blocks the l
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING, cast
 
 from textual import events, on
 from textual.app import ComposeResult
@@ -18,8 +19,16 @@ from textual.widget import Widget
 from textual.widgets import Footer, Input, Label, OptionList, Select, Static, Switch
 from textual.widgets.option_list import Option
 
-from vitui import config as cfg
+if TYPE_CHECKING:
+    from vitui.app import VituiApp
+
 from vitui import forms
+from vitui.messages import LaunchRequested, RunUpdated, ShowRuns
+from vitui.widgets.keys import KeysInOrder
+from vitui.core.errors import ConfigError
+from vitui.core.experiments import RunConfig, configs_dir, experiment_description, experiment_names, resolve
+from vitui.core.models import MODELS, task_of
+from vitui.core.settings import DATASETS, IMAGEFOLDER, check_dataset_name
 
 
 # The form's own controls (above the settings) and the setting whose help they show.
@@ -28,7 +37,7 @@ FOLDER_HELP = "folder: a folder or .tar.gz with one subfolder of images per clas
 
 
 class SettingValidator(Validator):
-    """Validation as you type with the same check the CLI's --set uses (vitui.config.check_value)."""
+    """Validation as you type with the same check the CLI's --set uses (vitui.core.settings.check_value)."""
 
     def __init__(self, screen: "LauncherScreen", name: str):
         super().__init__()
@@ -46,30 +55,12 @@ class ExperimentList(OptionList):
     BINDINGS = [Binding("enter", "select", "launch")]
 
 
-class SettingInput(Input):
-    """A setting's text field; Enter launches (when every field is valid)."""
+class SettingInput(KeysInOrder, Input):
+    """A setting's text field; Enter launches (when every field is valid); keys typed fast stay in order."""
+
+    TEXT_ENTRY = True
 
     BINDINGS = [Binding("enter", "submit", "launch")]
-
-    async def _on_key(self, event: events.Key) -> None:
-        # Textual inserts a printable key here at once but runs key bindings (this field's backspace, delete,
-        # arrows, home and end; the screen's tab and escape) only after the key has bubbled up to the App.
-        # Keys of one burst ("⌫⌫12", or "3<tab>64" typed fast, pasted or sent by tmux) all reach this field
-        # first, so the text went in before the deletes, and keys typed after a tab still landed here
-        # (Textualize/textual#6605). So: run a bound key's action here, in the order the keys came, and hand
-        # a key that arrives after the focus has moved on to where the focus is now.
-        if self.screen.focused is not self:  # has_focus lags: it follows the Focus / Blur messages
-            event.stop()
-            event.prevent_default()
-            self.app.post_message(events.Key(event.key, event.character))
-            return
-        active = None if event.is_printable else self.screen.active_bindings.get(event.key)
-        if active is not None and active.enabled and not active.binding.priority:
-            if await self.app.run_action(active.binding.action, active.node):
-                event.stop()
-                event.prevent_default()
-                return
-        await super()._on_key(event)
 
 
 class LauncherScreen(Screen):
@@ -89,7 +80,7 @@ class LauncherScreen(Screen):
         self.dataset_choice = ""
         self.folder = ""
         self.edits: dict[str, str] = {}
-        self.config: cfg.RunConfig | None = None
+        self.config: RunConfig | None = None
         self.fields: dict[str, forms.FieldSpec] = {}
         self.load_error = ""  # why the experiment list has nothing to launch, shown while it has the focus
         self._form_lock = asyncio.Lock()
@@ -98,15 +89,15 @@ class LauncherScreen(Screen):
         yield Static("vitui · new run", id="launcher-title")
         with Horizontal(id="launcher-body"):
             with Vertical(id="experiments"):
-                yield ExperimentList(*[Option(name, id=name) for name in cfg.experiment_names()], id="experiment-list")
+                yield ExperimentList(*[Option(name, id=name) for name in experiment_names()], id="experiment-list")
                 yield Static("", id="experiment-description")
             with VerticalScroll(id="settings-form", can_focus=False):  # tab goes straight to the fields
                 with Horizontal(classes="row"):
                     yield Label("model", classes="setting-label")
-                    yield Select([(m, m) for m in cfg.MODEL_TASK], id="model-select", allow_blank=True, compact=True)
+                    yield Select([(m, m) for m in MODELS], id="model-select", allow_blank=True, compact=True)
                 with Horizontal(classes="row"):
                     yield Label("dataset", classes="setting-label")
-                    yield Select([(d, d) for d in (*cfg.DATASETS, forms.IMAGEFOLDER)], id="dataset-select",
+                    yield Select([(d, d) for d in (*DATASETS, IMAGEFOLDER)], id="dataset-select",
                                  allow_blank=True, compact=True)
                 with Horizontal(classes="row", id="folder-row"):
                     yield Label("folder", classes="setting-label")
@@ -121,9 +112,9 @@ class LauncherScreen(Screen):
         self.call_after_refresh(self.first_load)
 
     async def first_load(self) -> None:
-        names = cfg.experiment_names()
+        names = experiment_names()
         if not names:
-            self.load_error = f"no experiments in {cfg.configs_dir()}: add a .toml file there"
+            self.load_error = f"no experiments in {configs_dir()}: add a .toml file there"
             self.show_message(self.load_error, error=True)
         elif not self.experiment:  # the list's first highlight usually loaded it already
             await self.load_experiment(names[0])
@@ -131,35 +122,35 @@ class LauncherScreen(Screen):
     def on_screen_resume(self) -> None:
         self.update_title()
 
-    def run_changed(self, run_dir) -> None:
+    def on_run_updated(self, message: RunUpdated) -> None:
         self.update_title()
 
     def update_title(self) -> None:
-        running = [s for s in getattr(self.app, "sessions", {}).values() if s.owned_and_running]
+        running = [s for s in cast("VituiApp", self.app).sessions.values() if s.owned_and_running]
         title = "vitui · new run"
         if running:
-            title += f"   ({len(running)} training: {', '.join(s.model.name for s in running[:2])}; r to see runs)"
+            title += f"   ({len(running)} training: {', '.join(s.run.name for s in running[:2])}; r to see runs)"
         self.query_one("#launcher-title", Static).update(title)
 
     # ------------------------------------------------------------------ loading the form
     async def load_experiment(self, name: str) -> None:
         try:
-            config = cfg.resolve(name)
-        except cfg.ConfigError as exc:
+            config = resolve(name)
+        except ConfigError as exc:
             self.load_error = str(exc)
             self.show_message(self.load_error, error=True)
             return
         self.experiment, self.edits, self.load_error = name, {}, ""
-        self.query_one("#experiment-description", Static).update(cfg.experiment_description(name))
+        self.query_one("#experiment-description", Static).update(experiment_description(name))
         await self.set_config(config)
 
-    async def set_config(self, config: cfg.RunConfig) -> None:
+    async def set_config(self, config: RunConfig) -> None:
         """Show a resolved config: model and data set choices, then one row per setting."""
         # One rebuild at a time (arrowing through the list fires loads faster than rows mount).
         async with self._form_lock:
             await self._set_config(config)
 
-    async def _set_config(self, config: cfg.RunConfig) -> None:
+    async def _set_config(self, config: RunConfig) -> None:
         self.config = config
         self.model_name = config.train.model
         self.dataset_choice, self.folder = forms.split_dataset(config.train.dataset)
@@ -176,7 +167,7 @@ class LauncherScreen(Screen):
         folder_input = self.query_one("#folder-input", Input)
         with folder_input.prevent(Input.Changed):
             folder_input.value = self.folder
-        self.query_one("#folder-row").display = self.dataset_choice == forms.IMAGEFOLDER
+        self.query_one("#folder-row").display = self.dataset_choice == IMAGEFOLDER
         specs = forms.form_fields(config)
         self.fields = {spec.name: spec for spec in specs}
         rows = self.query_one("#setting-rows", Vertical)
@@ -220,7 +211,7 @@ class LauncherScreen(Screen):
             base = forms.build_config(self.experiment, self.model_name, dataset, {})
             self.edits = forms.keep_edits(base, self.edits)
             await self.set_config(forms.build_config(self.experiment, self.model_name, dataset, self.edits))
-        except cfg.ConfigError as exc:
+        except ConfigError as exc:
             self.show_message(str(exc), error=True)
 
     @on(Select.Changed, "#dataset-select")
@@ -228,7 +219,7 @@ class LauncherScreen(Screen):
         if not isinstance(event.value, str) or event.value == self.dataset_choice:
             return
         self.dataset_choice = event.value
-        self.query_one("#folder-row").display = self.dataset_choice == forms.IMAGEFOLDER
+        self.query_one("#folder-row").display = self.dataset_choice == IMAGEFOLDER
         self.follow_focus()
 
     @on(Input.Changed, "#folder-input")
@@ -238,11 +229,11 @@ class LauncherScreen(Screen):
 
     def dataset_error(self) -> str | None:
         """What is wrong with the chosen data set (an imagefolder without a folder, a name the model cannot use)."""
-        if self.dataset_choice == forms.IMAGEFOLDER and not self.folder.strip():
+        if self.dataset_choice == IMAGEFOLDER and not self.folder.strip():
             return "imagefolder: type the folder (or .tar.gz) that has one subfolder of images per class"
         try:
-            cfg.check_dataset_name(self._dataset(), cfg.MODEL_TASK.get(self.model_name))
-        except cfg.ConfigError as exc:
+            check_dataset_name(self._dataset(), self.model_name not in MODELS or task_of(self.model_name).images)
+        except ConfigError as exc:
             return str(exc)
         return None
 
@@ -323,7 +314,7 @@ class LauncherScreen(Screen):
         self.set_focus(self.query_one("#experiment-list", OptionList))
 
     def action_runs(self) -> None:
-        self.app.show_runs()  # type: ignore[attr-defined]
+        self.post_message(ShowRuns())
 
     def action_launch(self) -> None:
         if not self.experiment:
@@ -340,10 +331,7 @@ class LauncherScreen(Screen):
             return
         try:
             config = forms.build_config(self.experiment, self.model_name, self._dataset(), self.edits)
-        except cfg.ConfigError as exc:
+        except ConfigError as exc:
             self.show_message(str(exc), error=True)
             return
-        try:
-            self.app.launch(config)  # type: ignore[attr-defined]
-        except (OSError, RuntimeError) as exc:
-            self.show_message(f"could not start the run: {exc}", error=True)
+        self.post_message(LaunchRequested(config))

@@ -9,7 +9,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-from vitui.runmodel import RunModel
+from vitui.runstate import RunState
 
 
 class QuitDialog(ModalScreen[str]):
@@ -21,16 +21,16 @@ class QuitDialog(ModalScreen[str]):
         Binding("escape,c", "choose('cancel')", "cancel"),
     ]
 
-    def __init__(self, models: list[RunModel]):
+    def __init__(self, runs: list[RunState]):
         super().__init__()
-        self.models = models
+        self.runs = runs
 
     def compose(self) -> ComposeResult:
-        names = ", ".join(m.name for m in self.models)
-        many = len(self.models) > 1
-        text = (f"{len(self.models)} runs are" if many else "A run is") + f" still training: {names}\n\n" \
+        names = ", ".join(m.name for m in self.runs)
+        many = len(self.runs) > 1
+        text = (f"{len(self.runs)} runs are" if many else "A run is") + f" still training: {names}\n\n" \
                "Leave it running headless? It goes on writing its run folder; follow it later with " \
-               f"`vitui watch {self.models[0].name}` or from the runs browser."
+               f"`vitui watch {self.runs[0].name}` or from the runs browser."
         with Vertical(id="quit-box"):
             yield Static("Quit vitui?", id="quit-title")
             yield Static(text, id="quit-text")

@@ -1,7 +1,7 @@
 """Provides the run screens: LiveRunScreen follows a training run, RunDetailScreen shows a finished one from its log.
 
 Both show the same panels (charts, log, results, config, plus extra panels for samples, attention maps and
-misclassified images when the run logs them) and redraw from a RunModel at most a few times a second.
+misclassified images when the run logs them) and redraw from a RunState at most a few times a second.
 """
 
 from __future__ import annotations
@@ -16,15 +16,17 @@ from textual.containers import Grid, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
-from vitui import runstore
-from vitui.runmodel import RunModel, SpecSource, live_charts, load_model
+from vitui.core import runfolder
+from vitui.messages import RunUpdated, ShowLauncher, StopRun
+from vitui.runstate import RunState, SpecSource, live_charts, load_run_state
 from vitui.widgets.attention import AttentionView
 from vitui.widgets.charts import MetricChart
 from vitui.widgets.logpanel import LogPanel
 from vitui.widgets.misclassified import MisclassifiedView
 from vitui.widgets.names import NamesPanel
 from vitui.widgets.progress import RunStatusBar
-from vitui.widgets.results import ResultsView, config_table
+from vitui.render.tables import config_table
+from vitui.widgets.results import ResultsView
 
 ExtraPanel = Union[NamesPanel, AttentionView, MisclassifiedView]
 
@@ -45,17 +47,21 @@ def ended_reason(state: str) -> str:
 
 
 class Panels(TabbedContent):
-    """The run screen's tabs. A pane whose widget gets focus becomes the active one; keys can outrun those
-    focus messages (`p` pressed fast), so one that arrives after focus has moved on is ignored."""
+    """The run screen's tabs, switched only by `p` (show_panel) and by clicks on the tab bar.
+
+    TabbedContent also makes a pane active when a widget in it gets focus, a few messages later. Keys can
+    outrun those messages (`p` pressed fast, or a loaded machine), and a late one switched the screen back to
+    a pane already left, even half-way: the tab bar on one pane, the content on another. Focus here only ever
+    moves into the pane just shown (the focus chain skips hidden panes), so the switch it asks for is never
+    needed.
+    """
 
     def _on_tab_pane_focused(self, event: TabPane.Focused) -> None:
-        focused = self.screen.focused
-        if focused is None or event.tab_pane not in focused.ancestors:
-            event.prevent_default()  # stale: TabbedContent's own handler must not switch back to that pane
+        event.prevent_default()  # TabbedContent's own handler would switch panes
 
 
 class RunScreen(Screen):
-    """Status and progress on top, panels below; subclasses decide where the model's events come from."""
+    """Status and progress on top, panels below; subclasses decide where the run's events come from."""
 
     BINDINGS = [
         Binding("escape", "back", "back"),
@@ -63,9 +69,9 @@ class RunScreen(Screen):
     ]
     AUTO_FOCUS = "#chart-loss"
 
-    def __init__(self, model: RunModel, run_dir: Path):
+    def __init__(self, run: RunState, run_dir: Path):
         super().__init__()
-        self.model = model
+        self.run = run
         self.run_dir = Path(run_dir)
         self.summary: dict[str, Any] = {}
         self._last_refresh = 0.0
@@ -84,10 +90,10 @@ class RunScreen(Screen):
         with Panels(id="panels", initial="charts"):
             with TabPane("charts", id="charts"):
                 with Grid(id="chart-grid"):
-                    specs = live_charts(self.model.config)
-                    markers = bool(getattr(self.app, "no_color", False))
+                    specs = live_charts(self.run.config)
+                    markers = self.app.no_color
                     for i, spec in enumerate(specs):
-                        chart = MetricChart(spec.title, SpecSource(self.model, spec), smoothing=spec.smoothing,
+                        chart = MetricChart(spec.title, SpecSource(self.run, spec), smoothing=spec.smoothing,
                                             id=f"chart-{spec.id}", markers=markers)
                         chart.set_class(i == 0 and len(specs) % 2 == 1, "wide")  # three charts: loss on top, full width
                         yield chart
@@ -97,7 +103,7 @@ class RunScreen(Screen):
                 yield ResultsView(id="results-view")
             with TabPane("config", id="config"):
                 with VerticalScroll():
-                    yield Static(config_table(self.model.config), id="config-table")
+                    yield Static(config_table(self.run.config), id="config-table")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -108,8 +114,8 @@ class RunScreen(Screen):
         self.refresh_view()
 
     # ---- redraw, throttled
-    def run_changed(self, run_dir: Path) -> None:
-        if Path(run_dir) != self.run_dir:
+    def on_run_updated(self, message: RunUpdated) -> None:
+        if Path(message.run_dir) != self.run_dir:
             return
         wait = REFRESH_S - (time.monotonic() - self._last_refresh)
         if wait <= 0:
@@ -122,20 +128,20 @@ class RunScreen(Screen):
         if not self.is_attached:
             return
         self._last_refresh, self._pending = time.monotonic(), False
-        model = self.model
-        self.query_one(RunStatusBar).show(model, self.stopping)
-        if model.version != self._drawn_version:
-            self._drawn_version = model.version
+        run = self.run
+        self.query_one(RunStatusBar).show(run, self.stopping)
+        if run.version != self._drawn_version:
+            self._drawn_version = run.version
             for chart in self.query(MetricChart):
                 chart.refresh()
-        self.query_one(LogPanel).show(model)
-        with model.lock:
-            results_key = (model.state, id(model.evaluation), len(model.latest.get("test") or {}))
+        self.query_one(LogPanel).show(run)
+        with run.lock:
+            results_key = (run.state, id(run.evaluation), len(run.latest.get("test") or {}))
         if results_key != self._results_key:
             self._results_key = results_key
-            if not model.running and not self.summary:
-                self.summary = runstore.load_run(self.run_dir).summary
-            self.query_one(ResultsView).show(model, self.summary)
+            if not run.running and not self.summary:
+                self.summary = runfolder.load_run(self.run_dir).summary
+            self.query_one(ResultsView).show(run, self.summary)
         self._deliver_extras()
         self._update_controls()
 
@@ -146,7 +152,7 @@ class RunScreen(Screen):
 
     def settings_off_reason(self) -> str:
         """Why live settings (the names panel's + and -) cannot reach the run's worker now; "" when they can."""
-        return ended_reason(self.model.state)
+        return ended_reason(self.run.state)
 
     def _deliver_extras(self) -> None:
         """Feed new samples / attention / misclassified events to their panels, adding a panel's tab the first time.
@@ -154,8 +160,8 @@ class RunScreen(Screen):
         Panels accept events before they are mounted and draw them in their own on_mount, so nothing here
         waits for the new tab (an earlier version re-queued itself until the tab mounted, and starved it).
         """
-        with self.model.lock:
-            new = [(seq, event) for seq, event in self.model.extras if seq > self._extra_seen]
+        with self.run.lock:
+            new = [(seq, event) for seq, event in self.run.extras if seq > self._extra_seen]
         for seq, event in new:
             self._extra_seen = seq
             if event.kind not in EXTRA_PANELS:
@@ -171,6 +177,8 @@ class RunScreen(Screen):
     def action_back(self) -> None:
         if len(self.app.screen_stack) > 2:
             self.app.pop_screen()
+        else:  # opened straight from `vitui run`: back is the launcher
+            self.post_message(ShowLauncher())
 
     def action_next_panel(self) -> None:
         tabs = self.query_one(TabbedContent)
@@ -205,7 +213,7 @@ class LiveRunScreen(RunScreen):
     BINDINGS = [Binding("s", "stop_run", "stop")]
 
     def __init__(self, session: Any):
-        super().__init__(session.model, session.run_dir)
+        super().__init__(session.run, session.run_dir)
         self.session = session
         self._send_error = ""  # a control request that could not be delivered: live settings stay off
 
@@ -214,19 +222,13 @@ class LiveRunScreen(RunScreen):
         return self.session.stopping
 
     def action_stop_run(self) -> None:
-        if not self.model.running:
-            self.notify(f"the run is already {self.model.state}")
-            return
-        self.app.stop_session(self.session)  # type: ignore[attr-defined]
-        if self.session.stopping:
-            self.notify("stopping: finishing the step and saving a checkpoint")
-        self.refresh_view()
+        self.post_message(StopRun(self.run_dir))
 
     def settings_off_reason(self) -> str:
         if self._send_error:
             return self._send_error
-        if not self.model.running:
-            return ended_reason(self.model.state)
+        if not self.run.running:
+            return ended_reason(self.run.state)
         if self.session.stopping:
             return "the run is stopping"
         return self.session.source.send_problem()
@@ -251,10 +253,10 @@ class RunDetailScreen(RunScreen):
     """A finished run, read from its log in a thread: charts, results, config and log."""
 
     def __init__(self, run_dir: Path):
-        info = runstore.load_run(Path(run_dir))
-        super().__init__(RunModel(info.name, info.config), run_dir)
+        info = runfolder.load_run(Path(run_dir))
+        super().__init__(RunState(info.name, info.config), run_dir)
         self.summary = info.summary
-        self.recorded_state = info.state  # the model says "running" while its log is read
+        self.recorded_state = info.state  # the run says "running" while its log is read
 
     def settings_off_reason(self) -> str:
         return ended_reason(self.recorded_state)
@@ -265,5 +267,5 @@ class RunDetailScreen(RunScreen):
         self.app.run_worker(self.load_log, thread=True, exit_on_error=False, description="read the run's log")
 
     def load_log(self) -> None:
-        load_model(self.run_dir, self.model)
+        load_run_state(self.run_dir, self.run)
         self.app.call_from_thread(self.refresh_view)

@@ -25,4 +25,6 @@ class TooSmallScreen(Screen):
 
     def on_screen_resume(self) -> None:
         # A screen pushed on top (the quit dialog) may have closed after the terminal grew back.
-        self.app.check_size()  # type: ignore[attr-defined]
+        width, height = self.needed
+        if self.app.size.width >= width and self.app.size.height >= height:
+            self.dismiss()

@@ -15,8 +15,8 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from vitui.attention_view import attention_panel, map_count
-from vitui.events import Attention
+from vitui.render.pictures import attention_panel, map_count
+from vitui.core.events import Attention
 
 
 class AttentionView(VerticalScroll, can_focus=True):

@@ -1,6 +1,6 @@
 """Provides MetricChart: a textual-plotext chart of reduced metric traces with smoothing, log scale and x axis keys.
 
-The chart draws what a ChartSource gives it (vitui.runmodel traces); it keeps only its view settings.
+The chart draws what a ChartSource gives it (vitui.runstate traces); it keeps only its view settings.
 It rebuilds the plot only when the data version, its size or a setting changed, so refreshes it gets
 for focus or layout cost nothing.
 """
@@ -8,14 +8,15 @@ for focus or layout cost nothing.
 from __future__ import annotations
 
 import math
-from typing import Protocol
+from typing import Protocol, cast
 
 from rich.align import Align
 from rich.text import Text
 from textual.binding import Binding
 from textual_plotext import PlotextPlot
 
-from vitui.runmodel import Trace
+from vitui.comparison import OverlaySource
+from vitui.runstate import Trace
 from vitui.series import AXES
 
 # Plotext colours per role; runs in a comparison get RUN_COLOURS in order, the same in tables and legends.
@@ -198,9 +199,11 @@ def whole_ticks(lo: float, hi: float, most: int) -> list[int]:
     for power in range(0, 16):
         for base in (1, 2, 3, 4, 5) if power == 0 else (1, 2, 2.5, 5):
             step = int(base * 10 ** power)
-            ticks = list(range(math.ceil(lo / step) * step, math.floor(hi) + 1, step))
-            if len(ticks) <= most:
-                return ticks
+            first, last = math.ceil(lo / step) * step, math.floor(hi)
+            # Count before building: on a million-step axis the list of every candidate tick would cost more
+            # than the whole chart.
+            if last < first or (last - first) // step + 1 <= most:
+                return list(range(first, last + 1, step))
     return []
 
 
@@ -215,13 +218,18 @@ class OverlayChart(MetricChart):
 
     BINDINGS = [Binding("k", "next_metric", "metric")]
 
-    def action_next_metric(self) -> None:
-        source = self.source
-        keys = [k for k, _ in source.available()]  # type: ignore[attr-defined]
-        if not keys:
-            return
-        i = keys.index(source.key) if source.key in keys else -1  # type: ignore[attr-defined]
-        source.key = keys[(i + 1) % len(keys)]  # type: ignore[attr-defined]
-        self.chart_title = source.title()  # type: ignore[attr-defined]
+    @property
+    def overlay(self) -> OverlaySource:
+        return cast(OverlaySource, self.source)
+
+    def show_metric(self, key: str) -> None:
+        self.overlay.key = key
+        self.chart_title = self.overlay.title()
         self._cache_key = None
         self.refresh()
+
+    def action_next_metric(self) -> None:
+        keys = [k for k, _ in self.overlay.available()]
+        if keys:
+            i = keys.index(self.overlay.key) if self.overlay.key in keys else -1
+            self.show_metric(keys[(i + 1) % len(keys)])

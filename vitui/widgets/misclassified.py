@@ -12,8 +12,8 @@ from textual.app import ComposeResult
 from textual.containers import ItemGrid, VerticalScroll
 from textual.widgets import Static
 
-from vitui.attention_view import mistake_cell, mistake_size, mistakes_title
-from vitui.events import Misclassified
+from vitui.render.pictures import mistake_cell, mistake_size, mistakes_title
+from vitui.core.events import Misclassified
 
 
 class MisclassifiedView(VerticalScroll, can_focus=True):

@@ -16,7 +16,7 @@ from textual.message import Message
 from textual.widgets import RichLog, Static
 from textual_plotext import PlotextPlot
 
-from vitui.events import Samples
+from vitui.core.events import Samples
 
 TEMPERATURE_STEP = 0.1
 TEMPERATURE_RANGE = (0.1, 3.0)  # beyond these the samples are all copies or all noise
@@ -104,7 +104,7 @@ class NamesPanel(Vertical, can_focus=True):
     # ---- feeding
     def add_event(self, event: Samples) -> None:
         self.last = event
-        if self.waiting and abs(event.temperature - self.asked) < 1e-9:  # type: ignore[operator]
+        if self.waiting and self.asked is not None and abs(event.temperature - self.asked) < 1e-9:
             self.in_use_since = event.step
         self.history.append((event.step, event.novelty))
         if not self._ready:

@@ -8,24 +8,24 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from vitui.headless import format_value
-from vitui.runmodel import RunModel
-from vitui.runviews import format_duration
-from vitui.stops import describe_end
+from vitui.render.formats import format_value
+from vitui.runstate import RunState
+from vitui.render.formats import format_duration
+from vitui.core.stops import describe_end
 
 STATE_LOOK = {"created": ("…", "dim"), "running": ("▶", "bold cyan"), "completed": ("✔", "bold green"),
               "stopped": ("■", "bold yellow"), "failed": ("✖", "bold red")}
 HEADLINE_KEYS = ("val_acc", "train_acc", "val_loss")
 
 
-def status_renderable(model: RunModel, stopping: bool = False) -> Group:
+def status_renderable(run: RunState, stopping: bool = False) -> Group:
     """Three lines: who and what state; the progress bar and counters; speed, time and latest figures."""
-    with model.lock:
-        config, p = model.config, model.current_progress()
-        symbol, style = STATE_LOOK.get(model.state, ("?", ""))
-        state = "stopping…" if stopping and model.running else model.state
+    with run.lock:
+        config, p = run.config, run.current_progress()
+        symbol, style = STATE_LOOK.get(run.state, ("?", ""))
+        state = "stopping…" if stopping and run.running else run.state
         head = Text.assemble((f"{symbol} {state}", style), "  ", (str(config.get("experiment", "")), "bold"), "  ",
-                             (f"{config.get('model', '')} · {config.get('dataset', '')}", ""), "  ", (model.name, "dim"))
+                             (f"{config.get('model', '')} · {config.get('dataset', '')}", ""), "  ", (run.name, "dim"))
 
         bar = Table.grid(expand=True, padding=(0, 1))
         bar.add_column(ratio=1)
@@ -39,34 +39,34 @@ def status_renderable(model: RunModel, stopping: bool = False) -> Group:
             bar.add_row(ProgressBar(total=p.total_steps, completed=done, complete_style="cyan", finished_style="green"),
                         f"{done / p.total_steps:4.0%}  {count}")
         else:
-            bar.add_row(ProgressBar(total=None if model.running else 1, completed=0),
-                        "waiting for the first step" if model.running else "no steps recorded")
+            bar.add_row(ProgressBar(total=None if run.running else 1, completed=0),
+                        "waiting for the first step" if run.running else "no steps recorded")
 
         # Most useful first: the line is cut with an ellipsis on narrow terminals.
         facts: list[str] = []
-        eta = model.eta()
+        eta = run.eta()
         if eta is not None:
             facts.append(f"ETA {format_duration(eta)}")
-        elapsed = model.elapsed()
+        elapsed = run.elapsed()
         if elapsed is not None:
             facts.append(f"elapsed {format_duration(elapsed)}")
-        epoch = model.latest.get("epoch") or {}
+        epoch = run.latest.get("epoch") or {}
         facts += [format_value(k, epoch[k]) for k in HEADLINE_KEYS if k in epoch]
-        latest_train = (model.latest.get("train") or {}).get("loss")
+        latest_train = (run.latest.get("train") or {}).get("loss")
         if latest_train is not None:
             facts.append(format_value("loss", latest_train))
-        speed = model.throughput()
+        speed = run.throughput()
         if speed is not None:
             facts.append(f"{speed[0]:,.0f} {speed[1]}")
-        rate = model.step_rate()
+        rate = run.step_rate()
         # Steps per second is live while img/s comes once an epoch; for iteration units they say the same.
         if rate is not None and p is not None and (p.unit == "step" or speed is None):
             facts.append(f"{rate:,.1f} {p.unit}s/s")
-        line = Text("  ".join(facts), style="dim" if not model.running else "")
-        if model.state == "failed":
-            line = Text(f"failed: {model.last_error or model.detail or 'no error recorded'}", style="red")
-        elif model.state == "stopped" and model.detail:
-            line = Text("  ".join([describe_end(model.state, model.detail), *facts]), style="yellow")
+        line = Text("  ".join(facts), style="dim" if not run.running else "")
+        if run.state == "failed":
+            line = Text(f"failed: {run.last_error or run.detail or 'no error recorded'}", style="red")
+        elif run.state == "stopped" and run.detail:
+            line = Text("  ".join([describe_end(run.state, run.detail), *facts]), style="yellow")
         for text in (head, line):
             text.no_wrap, text.overflow = True, "ellipsis"
         return Group(head, bar, line)
@@ -79,5 +79,5 @@ class RunStatusBar(Static):
     RunStatusBar { height: 3; padding: 0 1; }
     """
 
-    def show(self, model: RunModel, stopping: bool = False) -> None:
-        self.update(status_renderable(model, stopping))
+    def show(self, run: RunState, stopping: bool = False) -> None:
+        self.update(status_renderable(run, stopping))

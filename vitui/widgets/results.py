@@ -10,16 +10,17 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from vitui.events import Evaluation
-from vitui.headless import evaluation_table, format_point, format_value
-from vitui.runmodel import RunModel
+from vitui.core.events import Evaluation
+from vitui.render.formats import format_point, format_value
+from vitui.render.tables import evaluation_table
+from vitui.runstate import RunState
 
 
-def figures_table(model: RunModel, summary: dict[str, Any]) -> Table | None:
+def figures_table(run: RunState, summary: dict[str, Any]) -> Table | None:
     """Final figures: the test split's from the log, else the summary's, plus the best checkpoint's figure."""
-    metrics = dict(model.latest.get("test") or summary.get("metrics") or {})
-    if not metrics and model.latest.get("epoch"):
-        metrics = dict(model.latest["epoch"])
+    metrics = dict(run.latest.get("test") or summary.get("metrics") or {})
+    if not metrics and run.latest.get("epoch"):
+        metrics = dict(run.latest["epoch"])
     if not metrics:
         return None
     table = Table("figure", "value", title="final figures", title_justify="left", show_edge=False)
@@ -28,7 +29,7 @@ def figures_table(model: RunModel, summary: dict[str, Any]) -> Table | None:
     best = summary.get("best") or {}
     if best.get("value") is not None:
         shown = format_value(best["name"], best["value"]).removeprefix(f"{best['name']} ")
-        when = format_point(model.config, best.get("step", 0), best.get("epoch", 0))
+        when = format_point(run.config, best.get("step", 0), best.get("epoch", 0))
         table.add_row(f"best {best['name']}", f"{shown} ({when})")
     return table
 
@@ -52,17 +53,17 @@ def confusion_heatmap(ev: Evaluation) -> Table:
     return table
 
 
-def results_renderable(model: RunModel, summary: dict[str, Any]) -> RenderableType:
-    with model.lock:
+def results_renderable(run: RunState, summary: dict[str, Any]) -> RenderableType:
+    with run.lock:
         parts: list[RenderableType] = []
-        figures = figures_table(model, summary)
+        figures = figures_table(run, summary)
         if figures is not None:
             parts.append(figures)
-        ev = model.evaluation
+        ev = run.evaluation
         if ev is not None:
             parts += [Text(""), evaluation_table(ev), Text(""), confusion_heatmap(ev)]
         if not parts:
-            note = "results appear when the run finishes" if model.running else "this run recorded no final figures"
+            note = "results appear when the run finishes" if run.running else "this run recorded no final figures"
             parts.append(Text(note, style="dim"))
         return Group(*parts)
 
@@ -73,17 +74,5 @@ class ResultsView(VerticalScroll):
     def compose(self):
         yield Static(id="results-body")
 
-    def show(self, model: RunModel, summary: dict[str, Any]) -> None:
-        self.query_one("#results-body", Static).update(results_renderable(model, summary))
-
-
-def config_table(config: dict[str, Any]) -> Table:
-    """Every resolved setting of the run, as recorded in its config.json."""
-    table = Table("setting", "value", title="config", title_justify="left", show_edge=False)
-    for key, value in config.items():
-        if isinstance(value, dict):
-            for sub, v in value.items():
-                table.add_row(f"{key}.{sub}", repr(v))
-        else:
-            table.add_row(key, repr(value))
-    return table
+    def show(self, run: RunState, summary: dict[str, Any]) -> None:
+        self.query_one("#results-body", Static).update(results_renderable(run, summary))

@@ -6,14 +6,16 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
 
-from vitui.runstore import RunInfo
-from vitui.runviews import NAME, RUN_COLUMNS, SETTINGS, STATE_STYLES, STATUS, filter_runs, row_texts, sort_runs
+from vitui.widgets.keys import KeysInOrder
+
+from vitui.core.runfolder import RunInfo
+from vitui.render.runs import NAME, RUN_COLUMNS, SETTINGS, STATE_STYLES, STATUS, filter_runs, row_texts, sort_runs
 
 MARK = "● "  # before a run marked for comparing; two blanks otherwise
 MIN_SETTINGS = 8  # narrower than this, the settings column is left out (cells are cut to one line here)
 
 
-class RunTable(DataTable):
+class RunTable(KeysInOrder, DataTable):
     """One row per run, keyed by its path; the settings column takes the width the others leave.
 
     Cells are redrawn only when what they show changed (the browser refreshes every two seconds).

@@ -1,4 +1,4 @@
-"""Provides RunModel, the bounded state of one run built from its events, and the chart traces drawn from it.
+"""Provides RunState, the bounded state of one run built from its events, and the chart traces drawn from it.
 
 The app's thread worker applies events here (under `lock`); widgets read from it. Everything kept is
 bounded: metric series are reduced (vitui.series), log lines and extra events live in fixed-size deques,
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from vitui import runstore
-from vitui.events import Evaluation, Event, Log, Metric, Progress, Status
+from vitui.core import runfolder
+from vitui.core.events import Evaluation, Event, Log, Metric, Progress, Status
 from vitui.series import ReducedSeries, ema
 
 LOG_LINES = 1000  # log lines kept for the log panel
@@ -86,11 +86,11 @@ def live_charts(config: dict[str, Any]) -> list[ChartSpec]:
     return list(LIVE_CHARTS)
 
 
-def empty_reason(spec: ChartSpec, model: "RunModel") -> str:
+def empty_reason(spec: ChartSpec, run: "RunState") -> str:
     """Why a chart has nothing to draw, in the run's own settings: "no training-loss readings yet: log_every
     50 > 48 steps per epoch"."""
-    with model.lock:
-        config, p, running = model.config, model.current_progress(), model.running
+    with run.lock:
+        config, p, running = run.config, run.current_progress(), run.running
     task = config.get("task", "")
     unit = p.unit if p is not None else ("step" if task == "image" else "iteration")
     kind = (IMAGE_CADENCE if task == "image" else CADENCE).get(spec.id, "eval")
@@ -117,7 +117,7 @@ def empty_reason(spec: ChartSpec, model: "RunModel") -> str:
     return f"no {spec.readings}: the run ended at {unit} {p.step:,}, before the first at {first}"
 
 
-class RunModel:
+class RunState:
     """What the app knows of one run: series, progress, status, logs, final figures."""
 
     def __init__(self, name: str = "", config: dict[str, Any] | None = None, capacity: int = 1024):
@@ -186,7 +186,7 @@ class RunModel:
     def finish(self, state: str, detail: str = "") -> None:
         """The source ended: record its final state unless the log already said it."""
         with self.lock:
-            if self.state not in runstore.FINISHED:
+            if self.state not in runfolder.FINISHED:
                 self.state = state
                 self.detail = detail or self.detail
             if state == "failed" and not self.last_error:
@@ -255,27 +255,27 @@ class RunModel:
 
 
 class SpecSource:
-    """A live chart's data: one ChartSpec drawn from one model (the ChartSource a MetricChart reads)."""
+    """A live chart's data: one ChartSpec drawn from one run (the ChartSource a MetricChart reads)."""
 
-    def __init__(self, model: RunModel, spec: ChartSpec):
-        self.model, self.spec = model, spec
+    def __init__(self, run: RunState, spec: ChartSpec):
+        self.run, self.spec = run, spec
 
     @property
     def version(self) -> tuple:
         """Changes only when a series of this chart got a point: epoch charts redraw once an epoch."""
-        with self.model.lock:
-            keys = self.spec.series(self.model.series_keys())
-            return tuple((key, self.model.series[key].count) for key, _, _ in keys)
+        with self.run.lock:
+            keys = self.spec.series(self.run.series_keys())
+            return tuple((key, self.run.series[key].count) for key, _, _ in keys)
 
     @property
     def y_unit(self) -> str:
         return self.spec.unit
 
     def traces(self, columns: int, axis: str, smoothing: float) -> list[Trace]:
-        return self.model.traces(self.spec, columns, axis, smoothing)
+        return self.run.traces(self.spec, columns, axis, smoothing)
 
     def empty_note(self) -> str:
-        return empty_reason(self.spec, self.model)
+        return empty_reason(self.spec, self.run)
 
 
 def series_traces(series: ReducedSeries, columns: int, axis: str, smoothing: float, label: str, role: str,
@@ -297,22 +297,22 @@ def _summary_line(message: str) -> str:
     return lines[-1] if lines else ""
 
 
-def load_model(run_dir: Path, model: RunModel | None = None, chunk: int = 5000) -> RunModel:
-    """A finished (or any) run's model, read from its log (into `model` when given, in chunks, so views can
+def load_run_state(run_dir: Path, run: RunState | None = None, chunk: int = 5000) -> RunState:
+    """A finished (or any) run's state, read from its log (into `run` when given, in chunks, so views can
     draw while it loads)."""
-    info = runstore.load_run(run_dir)
-    if model is None:
-        model = RunModel(run_dir.name, info.config)
+    info = runfolder.load_run(run_dir)
+    if run is None:
+        run = RunState(run_dir.name, info.config)
     batch: list[Event] = []
-    for event in runstore.read_events(run_dir):
+    for event in runfolder.read_events(run_dir):
         batch.append(event)
         if len(batch) >= chunk:
-            model.apply(batch)
+            run.apply(batch)
             batch = []
-    model.apply(batch)
+    run.apply(batch)
     state = info.state
     detail = info.status.get("detail", "")
     if info.crashed and not detail:
         detail = "worker process died without finishing"
-    model.finish(state, detail)
-    return model
+    run.finish(state, detail)
+    return run

@@ -14,7 +14,7 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
-from vitui.events import Attention, Misclassified
+from vitui.core.events import Attention, Misclassified
 
 HALF = "▀"
 RGB = tuple[int, int, int]

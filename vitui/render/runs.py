@@ -1,49 +1,33 @@
-"""Provides the runs list of the browser and `vitui runs list` (columns, sorting, filtering), and `vitui runs show`."""
+"""Provides the runs list of the browser and `vitui runs list`: its columns, sorting and filtering."""
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Any, Callable
 
 from rich import box
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from vitui import runstore
-from vitui.compare import config_differences
-from vitui.config import ConfigError, resolve
-from vitui.events import Evaluation, Log
-from vitui.headless import confusion_table, evaluation_table, format_point, format_value
+from vitui.core import runfolder
+from vitui.comparison import config_differences
+from vitui.core.errors import ConfigError
+from vitui.core.experiments import resolve
+from vitui.render.formats import format_duration, format_value, short_value
 
 STATE_STYLES = {"running": "cyan", "completed": "green", "stopped": "yellow", "failed": "red", "crashed": "red"}
 
 
-def format_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    seconds = int(seconds)
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
-
-
-def format_start(timestamp: float | None) -> str:
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp)) if timestamp else "-"
-
-
-def best_figure(run: runstore.RunInfo) -> str:
+def best_figure(run: runfolder.RunInfo) -> str:
     best = run.summary.get("best") or {}
     if not best or best.get("value") is None:
         return "-"
     return format_value(best.get("name", ""), best["value"])
 
 
-def best_order(run: runstore.RunInfo) -> tuple:
+def best_order(run: runfolder.RunInfo) -> tuple:
     """Sorts the best figures best first: runs grouped by figure, higher accuracy or lower loss first, none last."""
     best = run.summary.get("best") or {}
     if best.get("value") is None:
@@ -52,15 +36,8 @@ def best_order(run: runstore.RunInfo) -> tuple:
     return (0, name, -best["value"] if "acc" in name else best["value"])
 
 
-def status_text(run: runstore.RunInfo) -> str:
+def status_text(run: runfolder.RunInfo) -> str:
     return "crashed" if run.crashed else run.state
-
-
-def short_value(value: str, width: int = 32) -> str:
-    """imagefolder:/long/path/cifar10-jpeg-train.tar.gz -> folder:cifar10-jpeg-train.tar.gz; long values cut with …"""
-    if value.startswith("imagefolder:"):
-        value = "folder:" + value.rstrip("/").rsplit("/", 1)[-1]
-    return value if len(value) <= width else value[: width - 1] + "…"
 
 
 @lru_cache(maxsize=64)
@@ -71,7 +48,7 @@ def _experiment_defaults(experiment: str) -> dict[str, Any] | None:
         return None
 
 
-def changed_settings(run: runstore.RunInfo) -> str:
+def changed_settings(run: runfolder.RunInfo) -> str:
     """What this run set differently from its experiment file ("iterations=2000 lr=0.02"): what tells runs of
     one experiment apart. "defaults" when nothing; the model and data set when the experiment is unknown."""
     defaults = _experiment_defaults(str(run.config.get("experiment", "")))
@@ -94,8 +71,8 @@ class RunColumn:
     """A column of the runs list: its title, a run's text in it, and what it sorts by."""
 
     title: str
-    text: Callable[[runstore.RunInfo], str]
-    sort_key: Callable[[runstore.RunInfo], Any]
+    text: Callable[[runfolder.RunInfo], str]
+    sort_key: Callable[[runfolder.RunInfo], Any]
     descending: bool = False  # the first sort by this column: newest, longest first
 
 
@@ -112,13 +89,13 @@ NAME, STATUS, SETTINGS = 0, 1, len(RUN_COLUMNS) - 1
 MIN_SETTINGS = 10  # narrower than this, `runs list` leaves the settings out rather than wrap them into a tower
 
 
-def sort_runs(runs: list[runstore.RunInfo], column: int, descending: bool) -> list[runstore.RunInfo]:
+def sort_runs(runs: list[runfolder.RunInfo], column: int, descending: bool) -> list[runfolder.RunInfo]:
     """Runs sorted by one column; ties stay newest first."""
     newest_first = sorted(runs, key=lambda r: r.name, reverse=True)
     return sorted(newest_first, key=RUN_COLUMNS[column].sort_key, reverse=descending)
 
 
-def row_texts(runs: list[runstore.RunInfo]) -> list[list[str]]:
+def row_texts(runs: list[runfolder.RunInfo]) -> list[list[str]]:
     """Each run's text in every column, its settings rarest first."""
     rows = [[column.text(r) for column in RUN_COLUMNS] for r in runs]
     for row, settings in zip(rows, rarest_first([row[SETTINGS] for row in rows])):
@@ -126,13 +103,13 @@ def row_texts(runs: list[runstore.RunInfo]) -> list[list[str]]:
     return rows
 
 
-def filter_runs(runs: list[runstore.RunInfo], text: str) -> list[runstore.RunInfo]:
+def filter_runs(runs: list[runfolder.RunInfo], text: str) -> list[runfolder.RunInfo]:
     """The runs whose row holds every word of `text`, in any column, ignoring case."""
     words = text.lower().split()
     return [r for r in runs if all(w in " ".join(c.text(r) for c in RUN_COLUMNS).lower() for w in words)]
 
 
-def runs_table(runs: list[runstore.RunInfo], width: int) -> Table:
+def runs_table(runs: list[runfolder.RunInfo], width: int) -> Table:
     """The runs list in `width` columns: names always in full; settings wrap, then settings, best, time and status
     are left out, in that order, until the rest fits."""
     cells = row_texts(runs)
@@ -153,56 +130,3 @@ def runs_table(runs: list[runstore.RunInfo], width: int) -> Table:
         row[STATUS] = Text(row[STATUS], style=STATE_STYLES.get(row[STATUS], ""))
         table.add_row(*(row[i] for i in shown))
     return table
-
-
-def last_evaluation_and_error(run_dir: Path) -> tuple[Evaluation | None, str | None]:
-    """The run's last evaluation and last error message, from one pass over its log."""
-    evaluation, error = None, None
-    for event in runstore.read_events(run_dir):
-        if isinstance(event, Evaluation):
-            evaluation = event
-        elif isinstance(event, Log) and event.level == "error":
-            error = event.message
-    return evaluation, error
-
-
-def show_run(console: Console, run_dir: Path) -> None:
-    run = runstore.load_run(run_dir)
-    console.print(f"[bold]{run.name}[/]  {run_dir}")
-    status = Table.grid(padding=(0, 2))
-    detail = run.status.get("detail") or ""
-    # "stopped by SIGTERM" says the state already; "failed (crashed)  worker process died ..." does not.
-    said = detail if detail.startswith(run.state) else f"{run.state_label}  {detail}".strip()
-    status.add_row("status", Text(said, style=STATE_STYLES.get(run.state, "")))
-    status.add_row("started", format_start(run.started))
-    status.add_row("duration", format_duration(run.duration))
-    console.print(status)
-
-    config = Table("setting", "value", title="config", title_justify="left")
-    for key, value in run.config.items():
-        if isinstance(value, dict):
-            for sub, v in value.items():
-                config.add_row(f"{key}.{sub}", repr(v))
-        else:
-            config.add_row(key, repr(value))
-    console.print(config)
-
-    metrics = run.summary.get("metrics") or {}
-    if metrics:
-        table = Table("metric", "value", title="final metrics", title_justify="left")
-        for key, value in metrics.items():
-            table.add_row(key, format_value(key, value).removeprefix(key + " "))
-        best = run.summary.get("best") or {}
-        if best.get("value") is not None:
-            when = format_point(run.config, best.get("step", 0), best.get("epoch", 0))
-            table.add_row(f"best {best.get('name')}", f"{format_value(best['name'], best['value']).split(' ', 1)[1]}"
-                          f" ({when})")
-        console.print(table)
-    evaluation, error = last_evaluation_and_error(run_dir)
-    if evaluation is not None:
-        console.print(evaluation_table(evaluation))
-        if len(evaluation.class_names) <= 12:
-            console.print(confusion_table(evaluation))
-    if run.state == "failed" and error:
-        console.print("[red]last error:[/]")
-        console.print(error.rstrip(), markup=False)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from vitui.events import Event, event_from_dict
+from vitui.core.events import Event, event_from_dict
 
 CONFIG, EVENTS, STATUS, LOCK, SUMMARY, CHECKPOINTS, CONTROL = (
     "config.json", "events.jsonl", "status.json", "lock", "summary.json", "checkpoints", "control.jsonl")

@@ -1,74 +1,23 @@
-"""Provides typed, validated experiment settings: defaults here, overrides from configs/*.toml and --set.
+"""Provides typed, validated settings: how each task trains, every field with its help text, choices and range.
 
-A run's settings are a task config (how to train) plus the model's own arguments (what to train).
-Every field carries a one-line help text and, where it matters, the allowed choices or range, so
-the CLI, the launcher form and the run log all share one source of truth.
+A run's settings are a task config (how to train, below) plus the model's own arguments (vitui.core.models).
+Every field carries a one-line help text and, where it matters, the allowed choices or range, so the CLI's
+--set, the launcher form and the worker all check values with the same rules.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
-import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-
-class ConfigError(ValueError):
-    """A setting is unknown or has a bad value; the message says which and how to fix it."""
-
-
-class DataError(ConfigError):
-    """A data set is missing or unreadable; the message names it, where we looked and how to provide it."""
+from vitui.core.errors import ConfigError, DataError
 
 
 def setting(default: Any, help: str, *, choices: tuple[str, ...] | None = None,
             min: float | None = None, max: float | None = None) -> Any:
     return field(default=default, metadata={"help": help, "choices": choices, "min": min, "max": max})
-
-
-# --------------------------------------------------------------------------- model arguments
-
-@dataclass
-class MLPArgs:
-    hidden: int = setting(64, "hidden units of the two-layer network", min=1, max=100_000)
-
-
-@dataclass
-class CNNArgs:
-    dropout_conv: float = setting(0.25, "dropout after each conv block", min=0.0, max=0.95)
-    dropout_fc: float = setting(0.5, "dropout before the last dense layer", min=0.0, max=0.95)
-    width: int = setting(32, "filters of the first block (the second has twice as many)", min=1, max=1024)
-    dense: int = setting(512, "units of the hidden dense layer", min=1, max=65_536)
-
-
-@dataclass
-class ViTArgs:
-    """A small Vision Transformer: 4x4 patches of a 32x32 image give 64 tokens plus the class token."""
-
-    dim: int = setting(192, "token width: size of each patch embedding", min=8, max=8192)
-    depth: int = setting(6, "encoder blocks", min=1, max=128)
-    heads: int = setting(3, "attention heads per block (dim must be a multiple)", min=1, max=128)
-    patch: int = setting(4, "patch side in pixels (must divide the image side)", min=1, max=1024)
-    mlp_ratio: float = setting(2.0, "MLP hidden width as a multiple of dim", min=0.25, max=16.0)
-    dropout: float = setting(0.0, "dropout on embeddings, attention and MLP outputs", min=0.0, max=0.95)
-    drop_path: float = setting(0.1, "stochastic depth: drop rate of the last block's branches", min=0.0, max=0.95)
-
-
-@dataclass
-class RNNArgs:
-    hidden: int = setting(50, "hidden units of the vanilla RNN (the course used 50)", min=1, max=4096)
-    init_scale: float = setting(0.01, "weights start as normal noise times this (the course's 0.01)", min=0.0, max=10.0)
-    carry_state: bool = setting(True, "carry the hidden state from one name into the next, as the course does")
-
-
-@dataclass
-class CharRNNArgs:
-    hidden: int = setting(128, "hidden units per recurrent layer", min=1, max=65_536)
-    layers: int = setting(1, "stacked recurrent layers", min=1, max=16)
-    embedding: int = setting(32, "size of the learned character embedding", min=1, max=65_536)
-    dropout: float = setting(0.3, "dropout on the recurrent outputs (and between layers)", min=0.0, max=0.95)
 
 
 # --------------------------------------------------------------------------- task configs
@@ -85,7 +34,7 @@ class BaseConfig:
 
 
 @dataclass
-class NumpyMLPConfig(BaseConfig):
+class MLPConfig(BaseConfig):
     """Full-batch gradient descent for the from-scratch NumPy network (the seed's first experiment)."""
 
     per_class: int = setting(1000, "training images per class taken from the train split (0 = all)", min=0, max=10**7)
@@ -147,46 +96,9 @@ class CharConfig(BaseConfig):
     threads: int = setting(1, "CPU threads for PyTorch (0 = all cores)", min=0, max=4096)
 
 
-MODEL_TASK: dict[str, str] = {"mlp-numpy": "numpy-mlp", "cnn": "image", "cnn-bn": "image"}
-MODEL_ARGS: dict[str, type] = {"mlp-numpy": MLPArgs, "cnn": CNNArgs, "cnn-bn": CNNArgs}
-MODEL_TASK["vit"] = "image"
-MODEL_ARGS["vit"] = ViTArgs
-TASK_CONFIGS: dict[str, type[BaseConfig]] = {"numpy-mlp": NumpyMLPConfig, "image": ImageConfig}
-MODEL_TASK.update({"rnn-numpy": "chars", "lstm": "chars", "gru": "chars"})
-MODEL_ARGS.update({"rnn-numpy": RNNArgs, "lstm": CharRNNArgs, "gru": CharRNNArgs})
-TASK_CONFIGS["chars"] = CharConfig
+# --------------------------------------------------------------------------- checking values
 
-
-# --------------------------------------------------------------------------- resolution
-
-@dataclass
-class RunConfig:
-    """The resolved settings of one run: the task's config plus the model's arguments."""
-
-    task: str
-    train: BaseConfig
-    model_args: Any
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"task": self.task, **dataclasses.asdict(self.train), "model_args": dataclasses.asdict(self.model_args)}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "RunConfig":
-        """Rebuild from a run's config.json (ignoring keys a newer or older version wrote)."""
-        data = dict(data)
-        task = data.pop("task")
-        model_args = data.pop("model_args", {}) or {}
-        train_cls = TASK_CONFIGS[task]
-        args_cls = MODEL_ARGS[data["model"]]
-        return cls(task, _build(train_cls, data, strict=False), _build(args_cls, model_args, strict=False))
-
-    def get(self, key: str) -> Any:
-        if hasattr(self.train, key):
-            return getattr(self.train, key)
-        return getattr(self.model_args, key)
-
-
-def _build(cls: type, values: dict[str, Any], *, strict: bool = True) -> Any:
+def build(cls: type, values: dict[str, Any], *, strict: bool = True) -> Any:
     known = {f.name: f for f in fields(cls)}
     kwargs = {}
     for key, value in values.items():
@@ -253,106 +165,36 @@ def parse_overrides(pairs: list[str]) -> dict[str, str]:
     return result
 
 
-def configs_dir() -> Path:
-    """Where experiment files live: $VITUI_CONFIGS, else the configs/ folder beside the package."""
-    env = os.environ.get("VITUI_CONFIGS")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parent.parent / "configs"
+# --------------------------------------------------------------------------- data set names
+
+DATASETS = ("mnist", "fashion-mnist", "cifar10")  # image sets known by name
+NAME_DATASETS = ("dinos",)  # name lists known by name
+IMAGEFOLDER, NAMES = "imagefolder", "names"  # the kinds given with a path: imagefolder:PATH, names:PATH
 
 
-def experiment_names() -> list[str]:
-    return sorted(p.stem for p in configs_dir().glob("*.toml"))
+def split_dataset(name: str) -> tuple[str, str]:
+    """'imagefolder:PATH' -> ('imagefolder', 'PATH'), 'names:PATH' -> ('names', 'PATH'), 'mnist' -> ('mnist', '')."""
+    kind, sep, path = name.partition(":")
+    return (kind, path) if sep and kind in (IMAGEFOLDER, NAMES) else (name, "")
 
 
-def load_experiment_file(name: str) -> dict[str, Any]:
-    path = configs_dir() / f"{name}.toml"
-    if not path.is_file():
-        known = ", ".join(experiment_names()) or "none"
-        raise ConfigError(f"unknown experiment {name!r}; known experiments: {known}")
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"cannot read {path}: {exc}") from None
-    data.pop("description", None)
-    return data
-
-
-def experiment_description(name: str) -> str:
-    with (configs_dir() / f"{name}.toml").open("rb") as fh:
-        return str(tomllib.load(fh).get("description", ""))
-
-
-def resolve(experiment: str, overrides: dict[str, Any] | None = None) -> RunConfig:
-    """Experiment file, then overrides (strings from --set or typed values from the UI), checked."""
-    data = load_experiment_file(experiment)
-    data["experiment"] = experiment
-    return resolve_dict(data, overrides or {})
-
-
-def resolve_dict(data: dict[str, Any], overrides: dict[str, Any]) -> RunConfig:
-    data = dict(data)
-    model_args = dict(data.pop("model_args", {}) or {})
-    data.pop("task", None)
-    model = str(overrides.get("model", data.get("model", "")))
-    if model not in MODEL_TASK:
-        raise ConfigError(f"unknown model {model!r}; known models: {', '.join(sorted(MODEL_TASK))}")
-    task = MODEL_TASK[model]
-    train_cls, args_cls = TASK_CONFIGS[task], MODEL_ARGS[model]
-    train_names = {f.name for f in fields(train_cls)}
-    args_names = {f.name for f in fields(args_cls)}
-    if model != data.get("model"):
-        # Switching model: arguments written for the file's model may not fit the new one.
-        model_args = {k: v for k, v in model_args.items() if k in args_names}
-        data = {k: v for k, v in data.items() if k in train_names}
-    for key, value in overrides.items():
-        if key.startswith("model_args."):
-            key = key.removeprefix("model_args.")
-            if key not in args_names:
-                raise ConfigError(f"unknown setting {key!r} for model {model}; known: {', '.join(sorted(args_names))}")
-            model_args[key] = value
-        elif key in train_names:
-            data[key] = value
-        elif key in args_names:
-            model_args[key] = value
-        else:
-            known = ", ".join(sorted(train_names | args_names))
-            raise ConfigError(f"unknown setting {key!r}; known settings: {known}")
-    if not data.get("dataset"):
-        raise ConfigError("no dataset given; set one, e.g. --set dataset=mnist")
-    check_dataset_name(str(data["dataset"]), task)
-    return RunConfig(task, _build(train_cls, data), _build(args_cls, model_args))
-
-
-DATASETS = ("mnist", "fashion-mnist", "cifar10")
-NAME_DATASETS = ("dinos",)
-
-
-def check_dataset_name(name: str, task: str | None = None) -> None:
-    if task == "chars":
-        _check_names_dataset(name)
+def check_dataset_name(name: str, images: bool = True) -> None:
+    """A usage error unless `name` is a data set the task can take (images, or a list of names) that exists."""
+    kind, path = split_dataset(name)
+    if images and kind in DATASETS or not images and kind in NAME_DATASETS:
         return
-    if name in DATASETS:
+    if images and kind == IMAGEFOLDER and path:
+        if not Path(path).expanduser().exists():
+            raise DataError(f"data set {name}: {Path(path).expanduser()} does not exist; give a folder with one "
+                            f"subfolder of images per class, or a .tar.gz of one")
         return
-    if name.startswith("imagefolder:") and len(name) > len("imagefolder:"):
-        path = Path(name.removeprefix("imagefolder:")).expanduser()
-        if not path.exists():
-            raise DataError(f"data set {name}: {path} does not exist; give a folder with one subfolder of "
-                            f"images per class, or a .tar.gz of one")
+    if not images and kind == NAMES and path:
+        if not Path(path).expanduser().is_file():
+            raise DataError(f"data set {name}: {Path(path).expanduser()} is not a file; give a text file with one "
+                            f"name per line")
         return
-    raise ConfigError(f"unknown dataset {name!r}; use one of {', '.join(DATASETS)} or imagefolder:PATH")
-
-
-def _check_names_dataset(name: str) -> None:
-    """Character models learn from a list of names, not images."""
-    if name in NAME_DATASETS:
-        return
-    if name.startswith("names:") and len(name) > len("names:"):
-        path = Path(name.removeprefix("names:")).expanduser()
-        if not path.is_file():
-            raise DataError(f"data set {name}: {path} is not a file; give a text file with one name per line")
-        return
+    if images:
+        raise ConfigError(f"unknown dataset {name!r}; use one of {', '.join(DATASETS)} or imagefolder:PATH")
     raise ConfigError(f"unknown dataset {name!r} for a character model; use dinos or names:PATH "
                       f"(a text file with one name per line)")
 

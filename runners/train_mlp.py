@@ -8,13 +8,11 @@ from typing import Any
 import numpy as np
 
 from runners import data as datasets
-from runners.checkpoint import save_checkpoint
+from runners.context import RunContext, StopRequested
 from runners.metrics import BestTracker, evaluation
-from runners.models.mlp_numpy import TwoLayerMLP
-from runners.worker import RunContext, StopRequested
-from vitui import runstore
-from vitui.config import RunConfig
-from vitui.events import Metric, Progress
+from runners.models import load_builder
+from vitui.core.experiments import RunConfig
+from vitui.core.events import Metric, Progress
 
 
 def take_per_class(x: np.ndarray, y: np.ndarray, per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -47,9 +45,8 @@ def train(config: RunConfig, ctx: RunContext) -> dict[str, Any]:
              f"{len(Xval)} validation, {len(Xtest)} {splits.test_name}; {X.shape[1]} inputs, {len(classes)} classes")
 
     # ---- model
-    model = TwoLayerMLP(X.shape[1], args.hidden, len(classes), seed=cfg.seed, dtype=cfg.dtype)
+    model = load_builder(cfg.model)(args, X.shape[1], len(classes), seed=cfg.seed, dtype=cfg.dtype)
     best = BestTracker("val_acc" if len(Xval) else "train_acc")
-    config_dict = config.to_dict()
 
     # ---- loop: log every N iterations, evaluate every M
     loss_sum, loss_count, interval_start = 0.0, 0, time.monotonic()
@@ -75,19 +72,16 @@ def train(config: RunConfig, ctx: RunContext) -> dict[str, Any]:
                 values["iter/s"] = cfg.eval_every / max(now - interval_start, 1e-9)
                 interval_start = now
                 if best.update(values[best.name], step=iteration, epoch=iteration, elapsed=now - started):
-                    save_checkpoint(ctx.run_dir, "best", model=_tensors(model.params), optimizer=None,
-                                    step=iteration, epoch=iteration, config=config_dict)
+                    ctx.checkpoint("best", model=_tensors(model.params), step=iteration, epoch=iteration)
                 ctx.emit(Metric(step=iteration, epoch=iteration, split="epoch", values=values))
-                runstore.write_json_atomic(ctx.run_dir / runstore.SUMMARY, {"metrics": values, "best": best.to_dict()})
+                ctx.summary({"metrics": values, "best": best.to_dict()})
 
     except StopRequested:
-        save_checkpoint(ctx.run_dir, "last", model=_tensors(model.params), optimizer=None,
-                        step=iteration, epoch=iteration, config=config_dict)
+        ctx.checkpoint("last", model=_tensors(model.params), step=iteration, epoch=iteration)
         raise
 
     # ---- finish: final checkpoint, figures on the test split, per-class table
-    save_checkpoint(ctx.run_dir, "last", model=_tensors(model.params), optimizer=None,
-                    step=iteration, epoch=iteration, config=config_dict)
+    ctx.checkpoint("last", model=_tensors(model.params), step=iteration, epoch=iteration)
     train_loss, train_acc, _ = model.loss_and_accuracy(X, train_y)
     test_loss, test_acc, pred = model.loss_and_accuracy(Xtest, splits.test_y)
     result = evaluation(splits.test_name, splits.test_y, pred, test_loss, classes)

@@ -11,7 +11,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from vitui.events import Attention
+from vitui.core.events import Attention
 
 
 def class_token_maps(weights: torch.Tensor, grid: int) -> torch.Tensor:
@@ -99,15 +99,13 @@ class AttentionProbe:
                          rollout=rounded(rollout_maps(weights, grid)))
 
 
-def supports_attention(model: torch.nn.Module) -> bool:
-    """Only models with an explicit attention pass (the ViT) can be probed."""
-    return callable(getattr(model, "forward_with_attention", None))
+def make_probe(splits, count: int, class_names: list[str], prepare: Callable[[torch.Tensor], torch.Tensor],
+               device: torch.device) -> AttentionProbe | None:
+    """Probes from the validation split (the test split when there is none); None when there is nothing to probe.
 
-
-def make_probe(model: torch.nn.Module, splits, count: int, class_names: list[str],
-               prepare: Callable[[torch.Tensor], torch.Tensor], device: torch.device) -> AttentionProbe | None:
-    """Probes from the validation split (the test split when there is none), or None for models without attention."""
-    if not count or not supports_attention(model):
+    Only for models with an explicit attention pass, forward_with_attention (the model table's attention flag).
+    """
+    if not count:
         return None
     x, y = (splits.val_x, splits.val_y) if len(splits.val_y) else (splits.test_x, splits.test_y)
     if not len(y):
