@@ -60,7 +60,7 @@ class RunContext:
         self._writer = CheckpointWriter(run_dir / runfolder.CHECKPOINTS, before_rename=self.log_file.sync)
         default_every = field_info(BaseConfig, "checkpoint_every").default
         self.checkpoint_every = float(self.config.get("checkpoint_every", default_every))
-        self._last_saved = time.monotonic()
+        self._last_saved: float | None = None  # when last.pt was last handed to the writer
         self.resumed: dict[str, Any] | None = None  # last.pt of the run this one continues (load_resumed)
         self._parent = os.getppid()
         self.detached = events is None
@@ -98,8 +98,9 @@ class RunContext:
             self._last_saved = time.monotonic()
 
     def checkpoint_due(self) -> bool:
-        """True once checkpoint_every seconds have passed since the last last.pt: loops ask at logging points."""
-        return time.monotonic() - self._last_saved >= self.checkpoint_every
+        """True at the first logging point, then once checkpoint_every seconds have passed since the last last.pt:
+        loops ask at logging points. The first makes sure a run that fails early still has a checkpoint."""
+        return self._last_saved is None or time.monotonic() - self._last_saved >= self.checkpoint_every
 
     def wait_for_checkpoints(self) -> None:
         """Until every checkpoint handed over is on disk (the worker calls it before it records how the run ended)."""

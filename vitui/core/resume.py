@@ -17,6 +17,8 @@ LAST = "last.pt"  # the checkpoint of the whole training state, in the run's che
 FREE_SETTINGS = ("checkpoint_every", "threads")
 # The length of a run: --resume may raise it, to train a run (a completed one too) further.
 LENGTH_SETTINGS = ("epochs", "iterations")
+# Named first when they differ: another experiment or model says more than the settings that follow from it.
+NAMING_SETTINGS = ("experiment", "model", "dataset")
 
 
 def last_checkpoint(run_dir: Path) -> Path:
@@ -35,8 +37,10 @@ def check_resume(run_dir: Path, config: RunConfig) -> None:
                           f"start it afresh with `vitui run {experiment}`")
     before, after = settings_of(run_settings(run_dir)), settings_of(config)
     length = next(key for key in LENGTH_SETTINGS if key in after)
-    changed = [key for key in sorted(set(before) | set(after))
-               if before.get(key) != after.get(key) and key not in (*FREE_SETTINGS, length)]
+    changed = sorted((key for key in set(before) | set(after)
+                      if before.get(key) != after.get(key) and key not in (*FREE_SETTINGS, length)),
+                     key=lambda key: (key not in NAMING_SETTINGS, NAMING_SETTINGS.index(key)
+                                      if key in NAMING_SETTINGS else 0, key))
     if changed:
         key = changed[0]
         raise ConfigError(f"run {name} was trained with other settings ({key} {before.get(key)!r} there, "
