@@ -194,7 +194,8 @@ class TorchLearner:
         self.generator.set_state(training["generator"])
         self.order_cpu = training["order"]
         self.order = None if self.order_cpu is None else self.order_cpu.to(self.device)
-        self.cursor, self.names_seen, self.chars = int(training["cursor"]), int(training["names_seen"]), int(training["chars"])
+        self.cursor, self.names_seen = int(training["cursor"]), int(training["names_seen"])
+        self.chars = int(training["chars"])
         self.smooth = training["smooth"].to(self.device)
         self.loss_sum = training["loss_sum"].to(self.device)
 

@@ -105,8 +105,10 @@ def train(config: RunConfig, ctx: RunContext) -> dict[str, Any]:
         learner.restore(ctx.resumed)
         rngstate.restore(ctx.resumed["rng"])
         step, loop = int(ctx.resumed["step"]), ctx.resumed["loop"]
-        log_loss, log_chars, eval_loss, eval_chars = loop["log_loss"], loop["log_chars"], loop["eval_loss"], loop["eval_chars"]
+        log_loss, log_chars = loop["log_loss"], loop["log_chars"]
+        eval_loss, eval_chars = loop["eval_loss"], loop["eval_chars"]
         eval_step, values = loop["eval_step"], loop["values"]
+        eval_start -= loop["eval_elapsed"]  # the speed of the interval the stop cut counts its time before the stop
         best.restore(loop["best"])
         started -= loop["elapsed"]
         ctx.emit(Progress(step=step, total_steps=cfg.iterations, epoch=int(learner.names_seen / len(data.train)),
@@ -115,7 +117,8 @@ def train(config: RunConfig, ctx: RunContext) -> dict[str, Any]:
 
     def save_last() -> None:
         loop = {"log_loss": log_loss, "log_chars": log_chars, "eval_loss": eval_loss, "eval_chars": eval_chars,
-                "eval_step": eval_step, "values": values, "best": best.to_dict(), "elapsed": time.monotonic() - started}
+                "eval_step": eval_step, "eval_elapsed": time.monotonic() - eval_start, "values": values,
+                "best": best.to_dict(), "elapsed": time.monotonic() - started}
         saver.last(learner, step, learner.names_seen / len(data.train), loop)
 
     # The next step that logs, evaluates or samples; steps before it only train.

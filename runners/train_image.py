@@ -149,8 +149,9 @@ def train(config: RunConfig, ctx: RunContext) -> dict[str, Any]:
     def save_last(done: int, **tallies: Any) -> None:
         """last.pt with everything a resumed run needs: the schedule, every random state, the place in the epoch
         (with the epoch's tallies while it is in progress, its evaluation included)."""
+        mixer = mix.rng.bit_generator.state if isinstance(mix, BatchMixer) else None
         checkpoint("last", epoch - 1 + done / n_train, scheduler=scheduler.state_dict(), rng=rngstate.capture(),
-                   generator=gen.get_state(), mixer=mix.rng.bit_generator.state if isinstance(mix, BatchMixer) else None,
+                   generator=gen.get_state(), mixer=mixer,
                    training={"epoch": epoch, "done": done, "best": best.to_dict(), "summary": summary,
                              "elapsed": time.monotonic() - started, **tallies})
 

@@ -54,13 +54,15 @@ def train(config: RunConfig, ctx: RunContext) -> dict[str, Any]:
     if ctx.resumed is not None:  # go on from last.pt: the same weights, tallies and best so far
         iteration, loss_sum, loss_count, elapsed = restore(ctx.resumed, model, best)
         started -= elapsed
+        interval_start -= ctx.resumed["training"]["interval_elapsed"]  # iter/s counts the time before the stop too
         ctx.emit(Progress(step=iteration, total_steps=cfg.iterations, epoch=iteration, total_epochs=cfg.iterations,
                           unit="iteration"))
 
     def save_last() -> None:
         ctx.checkpoint("last", model=model.params, step=iteration, epoch=iteration,
                        training={"loss_sum": loss_sum, "loss_count": loss_count, "best": best.to_dict(),
-                                 "elapsed": time.monotonic() - started})
+                                 "elapsed": time.monotonic() - started,
+                                 "interval_elapsed": time.monotonic() - interval_start})
 
     try:
         for iteration in range(iteration + 1, cfg.iterations + 1):

@@ -39,7 +39,8 @@ def wait_for_step(runs_dir, step: int, proc: subprocess.Popen, timeout: float = 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         runs = runfolder.list_runs(runs_dir)
-        if runs and max((e.step for e in runfolder.read_events(runs[0].path) if isinstance(e, Metric)), default=0) >= step:
+        steps = [e.step for e in runfolder.read_events(runs[0].path) if isinstance(e, Metric)] if runs else []
+        if max(steps, default=0) >= step:
             return runs[0].path
         time.sleep(0.05)
     proc.kill()

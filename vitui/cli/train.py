@@ -32,7 +32,8 @@ def run(
     seed: Optional[int] = typer.Option(None, "--seed", help="random seed"),
     resume: Optional[str] = typer.Option(
         None, "--resume", metavar="RUN", help="continue a stopped, failed or crashed run from its last checkpoint, in "
-        "its folder and with its settings; --set epochs=N (or iterations=N) trains a run, a completed one too, further"),
+        "its folder and with its settings; --set epochs=N (or iterations=N) trains a run, a completed one too, "
+        "further"),
 ) -> None:
     """Train an experiment in a background worker process and record the run."""
     from vitui.core.experiments import resolve
