@@ -17,12 +17,13 @@ import torch
 import torch.nn.functional as F
 
 from runners import data as datasets
+from runners import rngstate
 from runners.attention_probe import make_probe
 from runners.augment import normalise, random_crop_flip
 from runners.context import RunContext, StopRequested
 from runners.devices import pick_device
 from runners.metrics import BestTracker, evaluation
-from runners.mixing import make_mixer
+from runners.mixing import BatchMixer, make_mixer
 from runners.models import load_builder
 from runners.modelstats import model_stats
 from runners.optim import make_optimizer
@@ -131,24 +132,56 @@ def train(config: RunConfig, ctx: RunContext) -> dict[str, Any]:
     probe = (make_probe(splits, cfg.attention_probes, classes, lambda x: normalise(x, mean, std), device)
              if MODELS[cfg.model].attention else None)
 
-    def checkpoint(name: str, step: int, epoch: float) -> None:
-        ctx.checkpoint(name, model=model.state_dict(), optimizer=optimizer.state_dict(), step=step, epoch=epoch)
+    # ---- where to start: at the beginning, or where last.pt left off (the same batch of the same epoch)
+    step, epoch, done, first_epoch, resumed = 0, 0, 0, 1, None
+    if ctx.resumed is not None:
+        resumed = restore(ctx.resumed, model, optimizer, scheduler, gen, mix, best, summary)
+        step, epoch = int(ctx.resumed["step"]), resumed["epoch"]
+        started -= resumed["elapsed"]
+        first_epoch = epoch
+        if "order" not in resumed:  # saved once the epoch was over: the next one starts afresh
+            first_epoch, resumed = epoch + 1, None
+
+    def checkpoint(name: str, epoch_fraction: float, **training: Any) -> None:
+        ctx.checkpoint(name, model=model.state_dict(), optimizer=optimizer.state_dict(), step=step,
+                       epoch=epoch_fraction, **training)
+
+    def save_last(done: int, **tallies: Any) -> None:
+        """last.pt with everything a resumed run needs: the schedule, every random state, the place in the epoch
+        (with the epoch's tallies while it is in progress, its evaluation included)."""
+        mixer = mix.rng.bit_generator.state if isinstance(mix, BatchMixer) else None
+        checkpoint("last", epoch - 1 + done / n_train, scheduler=scheduler.state_dict(), rng=rngstate.capture(),
+                   generator=gen.get_state(), mixer=mixer,
+                   training={"epoch": epoch, "done": done, "best": best.to_dict(), "summary": summary,
+                             "elapsed": time.monotonic() - started, **tallies})
+
+    def tallies() -> dict[str, Any]:
+        """The epoch in progress: its order of images and its running totals."""
+        return {"order": order, "epoch_loss": epoch_loss, "epoch_correct": epoch_correct, "loss_sum": loss_sum,
+                "interval": interval, "epoch_elapsed": time.monotonic() - epoch_start}
 
     # The totals before the first logging interval: a view can count epochs and steps per epoch from the start.
-    ctx.emit(Progress(step=0, total_steps=total_steps, epoch=1, total_epochs=cfg.epochs))
+    ctx.emit(Progress(step=step, total_steps=total_steps, epoch=min(first_epoch, cfg.epochs), total_epochs=cfg.epochs))
 
     # ---- loop
-    step = 0
-    epoch = 0
+    epoch_end = time.monotonic()  # epoch_time runs from one epoch's end to the next: checkpoints and all count
     try:
-        for epoch in range(1, cfg.epochs + 1):
-            epoch_start = time.monotonic()
+        for epoch in range(first_epoch, cfg.epochs + 1):
+            epoch_start, over = time.monotonic(), False
             loss_sum = torch.zeros((), device=device)  # per logging interval
             epoch_loss = torch.zeros((), device=device)
             epoch_correct = torch.zeros((), device=device, dtype=torch.long)
             interval = 0
-            order = torch.randperm(n_train, device=device, generator=gen)
-            for start in range(0, n_train, cfg.batch_size):
+            if resumed is None:
+                order, first = torch.randperm(n_train, device=device, generator=gen), 0
+            else:  # the epoch last.pt cut: its order, from the batch after the last one done, with its tallies
+                order, first = resumed["order"].to(device), resumed["done"]
+                epoch_loss, epoch_correct = resumed["epoch_loss"].to(device), resumed["epoch_correct"].to(device)
+                loss_sum, interval = resumed["loss_sum"].to(device), resumed["interval"]
+                epoch_start -= resumed["epoch_elapsed"]
+                epoch_end, resumed = epoch_start, None
+            done = first
+            for start in range(first, n_train, cfg.batch_size):
                 idx = order[start:start + cfg.batch_size]
                 xb, yb = train_x[idx], train_y[idx]
                 if cfg.augment == "flip-crop":
@@ -167,38 +200,48 @@ def train(config: RunConfig, ctx: RunContext) -> dict[str, Any]:
                 scheduler.step()
                 step += 1
                 interval += 1
+                done = min(n_train, start + cfg.batch_size)
                 detached = loss.detach()
                 loss_sum += detached
                 epoch_loss += detached * len(yb)
                 epoch_correct += (logits.argmax(1) == yb).sum()
-                if step % cfg.log_every == 0:
-                    fraction = epoch - 1 + min(1.0, (start + len(yb)) / n_train)
-                    ctx.emit(Metric(step=step, epoch=fraction, split="train",
-                                    values={"loss": (loss_sum / interval).item(), "lr": scheduler.get_last_lr()[0]}))
+                logging = step % cfg.log_every == 0
+                if logging:
+                    interval_loss = (loss_sum / interval).item()
+                    ctx.check_loss(interval_loss, step)
+                    ctx.emit(Metric(step=step, epoch=epoch - 1 + done / n_train, split="train",
+                                    values={"loss": interval_loss, "lr": scheduler.get_last_lr()[0]}))
                     ctx.emit(Progress(step=step, total_steps=total_steps, epoch=epoch, total_epochs=cfg.epochs))
                     loss_sum.zero_()
                     interval = 0
-                    ctx.check_stop()
                 if probe and cfg.attention_every and step % cfg.attention_every == 0:
                     ctx.emit(probe(model, step))
+                if logging:
+                    if ctx.checkpoint_due():
+                        save_last(done, **tallies())
+                    ctx.check_stop()
             train_time = time.monotonic() - epoch_start
             values = {"train_loss": (epoch_loss / n_train).item(), "train_acc": epoch_correct.item() / n_train}
+            ctx.check_loss(values["train_loss"], step)
             if len(val_x):
                 values["val_loss"], values["val_acc"], _ = evaluate(model, val_x, val_y, mean, std,
                                                                     cfg.eval_batch_size, amp)
             values["lr"] = scheduler.get_last_lr()[0]
             values["img/s"] = n_train / train_time
-            values["epoch_time"] = time.monotonic() - epoch_start
+            now = time.monotonic()
+            values["epoch_time"], epoch_end = now - epoch_end, now
             ctx.emit(Metric(step=step, epoch=epoch, split="epoch", values=values))
             ctx.emit(Progress(step=step, total_steps=total_steps, epoch=epoch, total_epochs=cfg.epochs))
-            checkpoint("last", step, epoch)
-            if best.update(values[best.name], step=step, epoch=epoch, elapsed=time.monotonic() - started):
-                checkpoint("best", step, epoch)
+            if best.update(values[best.name], step=step, epoch=epoch, elapsed=now - started):
+                checkpoint("best", epoch)
             summary.update(metrics=values, best=best.to_dict(), epochs_done=epoch)
+            if ctx.checkpoint_due() or epoch == cfg.epochs:
+                save_last(n_train)
             ctx.summary(summary)
+            over = True
             ctx.check_stop()
     except StopRequested:
-        checkpoint("last", step, epoch - 1 + (step % steps_per_epoch) / steps_per_epoch if step % steps_per_epoch else epoch)
+        save_last(done, **({} if over else tallies()))
         raise
 
     # ---- finish: figures on the test split (validation when the source has none), what it got wrong
@@ -216,6 +259,23 @@ def train(config: RunConfig, ctx: RunContext) -> dict[str, Any]:
     ctx.info(f"finished {epoch} epochs in {metrics['time']:.1f}s: {splits.test_name} accuracy {test_acc * 100:.2f}%")
     summary.update(metrics=metrics)
     return summary
+
+
+def restore(saved: dict[str, Any], model: torch.nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any,
+            gen: torch.Generator, mix: Any, best: BestTracker, summary: dict[str, Any]) -> dict[str, Any]:
+    """Load last.pt into the training state (weights, optimizer, schedule, every random state, best so far); returns
+    its record of where it was taken (epoch, images done in it, that epoch's order and tallies)."""
+    model.load_state_dict(saved["model"])
+    optimizer.load_state_dict(saved["optimizer"])  # before the schedule, which goes on from the optimizer's lr
+    scheduler.load_state_dict(saved["scheduler"])
+    rngstate.restore(saved["rng"])
+    gen.set_state(saved["generator"])
+    if saved.get("mixer") is not None:
+        mix.rng.bit_generator.state = saved["mixer"]
+    training = saved["training"]
+    best.restore(training["best"])
+    summary.update(training["summary"])
+    return training
 
 
 def misclassified(x: torch.Tensor, y: torch.Tensor, pred: torch.Tensor, classes: list[str], limit: int,
