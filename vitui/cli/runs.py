@@ -40,11 +40,13 @@ def runs_compare(run_names: list[str] = typer.Argument(..., metavar="RUN...", he
                  runs_dir: Optional[Path] = RUNS_DIR_OPTION) -> None:
     """Models side by side: parameters, multiply-adds per image, images/s, the best figure and when it came."""
     from vitui.core.runfolder import find_run, load_run
-    from vitui.render.reports import comparison_table
+    from vitui.render.reports import comparison_table, differences_table
 
     folder = runs_dir_or_default(runs_dir)
     try:
         runs = [load_run(find_run(folder, name)) for name in run_names]
     except LookupError as exc:
         raise fail(str(exc)) from None
-    make_console().print(comparison_table(runs))
+    console = make_console()
+    console.print(comparison_table(runs))
+    console.print(differences_table(runs))

@@ -2,6 +2,7 @@
 
 runs/<YYYYmmdd-HHMMSS>-<experiment>/
     config.json     resolved settings, written before training starts
+    env.json        where it trained: Python, torch, CUDA, GPUs, ranks, host, command line, git commit
     events.jsonl    one JSON event per line, flushed (and fsynced at checkpoints) as written
     status.json     running / completed / failed / stopped, replaced atomically
     lock            held (flock) by the live worker; free lock + "running" means it crashed
@@ -24,8 +25,8 @@ from typing import Any, Iterator
 
 from vitui.core.events import Event, event_from_dict
 
-CONFIG, EVENTS, STATUS, LOCK, SUMMARY, CHECKPOINTS, CONTROL = (
-    "config.json", "events.jsonl", "status.json", "lock", "summary.json", "checkpoints", "control.jsonl")
+CONFIG, EVENTS, STATUS, LOCK, SUMMARY, CHECKPOINTS, CONTROL, ENV = (
+    "config.json", "events.jsonl", "status.json", "lock", "summary.json", "checkpoints", "control.jsonl", "env.json")
 FINISHED = ("completed", "failed", "stopped")
 
 
@@ -323,13 +324,22 @@ class RunInfo:
         return max(0.0, (end or start) - start)
 
 
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def load_run(run_dir: Path) -> RunInfo:
-    def read(name: str) -> dict[str, Any]:
-        try:
-            return json.loads((run_dir / name).read_text())
-        except (OSError, ValueError):
-            return {}
-    return RunInfo(run_dir, read(CONFIG), read(STATUS), read(SUMMARY))
+    return RunInfo(run_dir, _read_json(run_dir / CONFIG), _read_json(run_dir / STATUS), _read_json(run_dir / SUMMARY))
+
+
+def load_env(run_dir: Path) -> dict[str, Any]:
+    """The run's env.json ({} for a run from before it was written): read apart from load_run, which the runs list
+    calls for every run every two seconds."""
+    return _read_json(run_dir / ENV)
 
 
 def list_runs(runs_dir: Path) -> list[RunInfo]:

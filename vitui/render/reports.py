@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -12,10 +13,11 @@ from rich.table import Table
 from rich.text import Text
 
 from vitui.core import runfolder
-from vitui.core.events import Evaluation, Log
+from vitui.comparison import config_differences, with_env
+from vitui.core.events import Evaluation, Log, System
 from vitui.core.runfolder import RunInfo
 from vitui.core.settings import IMAGEFOLDER, split_dataset
-from vitui.render.formats import format_duration, format_point, format_start, format_value, si
+from vitui.render.formats import format_duration, format_point, format_ranks, format_start, format_value, si
 from vitui.render.runs import STATE_STYLES
 from vitui.render.tables import config_table, confusion_table, evaluation_table
 
@@ -28,16 +30,19 @@ def comparison_row(run: RunInfo) -> dict[str, Any]:
     best = summary.get("best") or {}
     kind, path = split_dataset(str(run.config.get("dataset", "")))
     dataset = Path(path).name if kind == IMAGEFOLDER else kind  # the folder's name says enough; a path fills the row
+    ranks = summary.get("distributed") or {}
     return {"run": run.name, "model": run.config.get("model", ""), "dataset": dataset,
             "params": model.get("params"), "macs": model.get("macs"), "img/s": metrics.get("img/s"),
+            "ranks": ranks.get("world_size"), "straggler": ranks.get("straggler"),
             "best_name": best.get("name"), "best": best.get("value"), "best_step": best.get("step"),
             "best_epoch": best.get("epoch"), "best_time": best.get("time")}
 
 
 def comparison_table(runs: list[RunInfo]) -> Table:
-    """One row per run: parameters, multiply-adds per image, training images/s (last epoch), the best figure
-    the run kept (validation accuracy, else training accuracy, or a character model's loss) and the epoch
-    (or iteration) and wall time at which it was reached."""
+    """One row per run: parameters, multiply-adds per image, training images/s (last epoch; for a distributed run, of
+    all its ranks, over the rank count and straggler ratio), the best figure the run kept (validation accuracy, else
+    training accuracy, or a character model's loss) and the epoch (or iteration) and wall time at which it was
+    reached."""
     table = Table(title="models compared", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
                   padding=0)
     table.add_column("run", overflow="fold", min_width=15, max_width=25)  # "20261129-033449" whole
@@ -57,8 +62,11 @@ def comparison_table(runs: list[RunInfo]) -> Table:
         if row["best_time"] is not None:
             where = format_point(run.config, row["best_step"] or 0, row["best_epoch"] or 0)
             reached = f"{where}\n{format_duration(row['best_time'])}"
+        speed = "-" if row["img/s"] is None else f"{row['img/s']:,.0f}"
+        if row["ranks"]:  # "1,204" over "2r 1.04": two ranks, the slowest 4% behind the fastest
+            speed += f"\n{row['ranks']}r" + (f" {row['straggler']:.2f}" if row["straggler"] else "")
         table.add_row(_two_lines(row["run"]), str(row["model"]), str(row["dataset"]), si(row["params"]), si(row["macs"]),
-                      "-" if row["img/s"] is None else f"{row['img/s']:,.0f}", best, reached)
+                      speed, best, reached)
     return table
 
 
@@ -71,15 +79,58 @@ def _two_lines(run_name: str) -> str:
     return run_name
 
 
-def last_evaluation_and_error(run_dir: Path) -> tuple[Evaluation | None, str | None]:
-    """The run's last evaluation and last error message, from one pass over its log."""
-    evaluation, error = None, None
+def differences_table(runs: list[RunInfo]) -> Table:
+    """The settings, and the environments (env.json: host, torch, GPUs, command, commit ...), that are not the same in
+    every run."""
+    table = Table("setting", title="settings that differ", title_justify="left", box=box.SIMPLE_HEAD,
+                  show_edge=False, padding=(0, 1))
+    for run in runs:
+        table.add_column(_two_lines(run.name), overflow="fold")
+    rows = config_differences([with_env(run) for run in runs])
+    for key, values in rows:
+        table.add_row(key, *values)
+    if not rows:
+        table.add_row("(none: same settings)", *["" for _ in runs])
+    return table
+
+
+def read_log(run_dir: Path) -> tuple[Evaluation | None, str | None, dict[str, Any]]:
+    """The run's last evaluation, last error message and the peaks of its samples of the machine
+    (vitui.systemcharts.peaks), from one pass over its log."""
+    from vitui.systemcharts import peaks
+
+    evaluation, error, samples = None, None, []
     for event in runfolder.read_events(run_dir):
         if isinstance(event, Evaluation):
             evaluation = event
         elif isinstance(event, Log) and event.level == "error":
             error = event.message
-    return evaluation, error
+        elif isinstance(event, System):
+            samples.append(event)
+    return evaluation, error, peaks(samples)
+
+
+def environment_rows(env: dict[str, Any], summary: dict[str, Any], peak: dict[str, Any]) -> list[tuple[str, str]]:
+    """Where the run trained (its env.json), a distributed run's ranks (summary.json) and the peaks of its samples of
+    the machine: the worker's memory, each GPU's; as (name, value) rows, those the run recorded."""
+    git = env.get("git") or {}
+    ranks = summary.get("distributed") or {}
+    rows = [("python", env.get("python")), ("torch", env.get("torch")),
+            ("CUDA / cuDNN", f"{env.get('cuda') or '-'} / {env.get('cudnn') or '-'}" if env else None),
+            ("GPUs", ", ".join(env.get("gpus") or []) or "none" if env else None),
+            ("ranks", format_ranks(int(ranks.get("world_size") or 0), str(ranks.get("backend") or ""),
+                                   ranks.get("batch_size"), ranks.get("img_per_s_rank") or [], ranks.get("straggler"))
+             if ranks else env.get("world_size")),
+            ("host", env.get("host")), ("platform", env.get("platform")),
+            ("command", shlex.join(env["command"]) if env.get("command") else None),
+            ("git", (f"{git['commit'][:12]}{' with uncommitted changes' if git.get('dirty') else ''}"
+                     if git.get("commit") else "not a git checkout") if env else None),
+            ("peak memory", f"{peak['rss'] / 2**30:.2f} GiB in the worker" if peak else None)]
+    for gpu in peak.get("gpus", []):
+        total = f" of {gpu['mem_total'] / 2**30:.1f}" if gpu.get("mem_total") else ""
+        rows.append((f"peak GPU{gpu['index']} memory", f"{gpu['mem_used'] / 2**30:.1f}{total} GiB ({gpu.get('name')}; "
+                     f"NVML: every process on it)"))
+    return [(name, str(value)) for name, value in rows if value is not None]
 
 
 def show_run(console: Console, run_dir: Path) -> None:
@@ -95,6 +146,9 @@ def show_run(console: Console, run_dir: Path) -> None:
     resumed = run.status.get("resumed")
     if isinstance(resumed, int) and resumed > 0:  # the status history: how often it went on from a checkpoint
         status.add_row("resumed", "once" if resumed == 1 else f"{resumed} times")
+    evaluation, error, peak = read_log(run_dir)
+    for name, value in environment_rows(runfolder.load_env(run_dir), run.summary, peak):
+        status.add_row(name, Text(value, overflow="fold"))
     console.print(status)
 
     console.print(config_table(run.config))
@@ -110,7 +164,6 @@ def show_run(console: Console, run_dir: Path) -> None:
             table.add_row(f"best {best.get('name')}", f"{format_value(best['name'], best['value']).split(' ', 1)[1]}"
                           f" ({when})")
         console.print(table)
-    evaluation, error = last_evaluation_and_error(run_dir)
     if evaluation is not None:
         console.print(evaluation_table(evaluation))
         if len(evaluation.class_names) <= 12:

@@ -79,7 +79,7 @@ class CompareScreen(Screen):
         table = Table("setting", title="settings that differ", title_justify="left", show_edge=False)
         for label in self.legend():
             table.add_column(label)
-        rows = comparison.config_differences([i.config for i in self.infos])
+        rows = comparison.config_differences([comparison.with_env(i) for i in self.infos])
         for key, values in rows:
             table.add_row(key, *values)
         if not rows:
