@@ -32,16 +32,17 @@ def git_state(folder: Path = CODE_DIR) -> dict[str, Any] | None:
 
 
 def torch_versions() -> dict[str, Any]:
-    """torch's version, and the CUDA and cuDNN it was built with, where the task loaded torch; a NumPy task does not,
-    and loading it only to ask would cost it seconds: then the installed version, and None for the others."""
+    """The installed torch's version, and the CUDA and cuDNN it was built with where the task loaded torch (a NumPy
+    task does not, and loading it only to ask would cost seconds): None then."""
+    try:
+        version = metadata.version("torch")  # the same whether loaded or not, so runs of every task compare
+    except metadata.PackageNotFoundError:
+        version = None
     torch = sys.modules.get("torch")
     if torch is None:
-        try:
-            return {"torch": metadata.version("torch"), "cuda": None, "cudnn": None}
-        except metadata.PackageNotFoundError:
-            return {"torch": None, "cuda": None, "cudnn": None}
+        return {"torch": version, "cuda": None, "cudnn": None}
     cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
-    return {"torch": torch.__version__, "cuda": torch.version.cuda, "cudnn": cudnn}
+    return {"torch": version, "cuda": torch.version.cuda, "cudnn": cudnn}
 
 
 def gpu_names() -> list[str]:

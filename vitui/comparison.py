@@ -54,10 +54,8 @@ def config_differences(configs: list[dict[str, Any]]) -> list[tuple[str, list[st
 
 def with_env(info: RunInfo) -> dict[str, Any]:
     """A run's settings with its env.json under "env" (flattened to env.host, env.torch, ...), so the settings that
-    differ include where and how runs trained."""
-    env = runfolder.load_env(info.path)
-    if env.get("command"):
-        env = {**env, "command": " ".join(env["command"])}
+    differ include where and how runs trained. Not the command line: it repeats the settings that differ, at length."""
+    env = {k: v for k, v in runfolder.load_env(info.path).items() if k != "command"}
     if isinstance(env.get("git"), dict):
         env = {**env, "git": env["git"].get("commit", "")[:12] + (" dirty" if env["git"].get("dirty") else "")}
     return {**info.config, **({"env": env} if env else {})}
@@ -190,6 +188,8 @@ class OverlaySource:
     @property
     def y_unit(self) -> str:
         return "%" if is_accuracy(self.key) else ""
+
+    y_span = None  # the runs' own range
 
     def traces(self, columns: int, axis: str, smoothing: float) -> list[Trace]:
         out = []

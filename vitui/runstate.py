@@ -45,6 +45,7 @@ class ChartSpec:
     readings: str = ""  # what its points are, for the note an empty chart shows: "training-loss readings"
     scale: float = 1.0  # accuracy is drawn in percent, the unit the status line and the tables use
     unit: str = ""
+    y_span: tuple[float, float] | None = None  # a y range always shown, whatever the values (CPU: 0 to 100 %)
 
 
 def _pick(*wanted: tuple[str, str, str]) -> Callable[[list[str]], list[tuple[str, str, str]]]:
@@ -298,6 +299,10 @@ class SpecSource:
     @property
     def y_unit(self) -> str:
         return self.spec.unit
+
+    @property
+    def y_span(self) -> tuple[float, float] | None:
+        return self.spec.y_span
 
     def traces(self, columns: int, axis: str, smoothing: float) -> list[Trace]:
         return self.run.traces(self.spec, columns, axis, smoothing)

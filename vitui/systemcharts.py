@@ -26,10 +26,11 @@ def _each_gpu(figure: str) -> Callable[[list[str]], list[tuple[str, str, str]]]:
 
 
 SYSTEM_CHARTS = [
-    ChartSpec("cpu", "CPU (all cores)", _these(("system/cpu_percent", "cpu", "train")), readings="samples", unit="%"),
+    ChartSpec("cpu", "CPU (all cores)", _these(("system/cpu_percent", "cpu", "train")), readings="samples", unit="%",
+              y_span=(0.0, 100.0)),
     ChartSpec("memory", "memory GiB", _these(("system/ram_used", "machine", "train"), ("system/rss", "worker", "val")),
               readings="samples", scale=1 / GIB),
-    ChartSpec("gpu-util", "GPU utilisation", _each_gpu("util"), readings="samples", unit="%"),
+    ChartSpec("gpu-util", "GPU utilisation", _each_gpu("util"), readings="samples", unit="%", y_span=(0.0, 100.0)),
     ChartSpec("gpu-memory", "GPU memory GiB", _each_gpu("mem_used"), readings="samples", scale=1 / GIB),
     ChartSpec("gpu-power", "GPU power W", _each_gpu("power"), readings="samples"),
     ChartSpec("gpu-temp", "GPU temperature °C", _each_gpu("temp"), readings="samples"),

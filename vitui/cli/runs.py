@@ -38,9 +38,10 @@ def runs_show(run_name: str = typer.Argument(..., metavar="RUN", help="run folde
 @runs_app.command("compare")
 def runs_compare(run_names: list[str] = typer.Argument(..., metavar="RUN...", help="runs to compare (names or unique parts)"),
                  runs_dir: Optional[Path] = RUNS_DIR_OPTION) -> None:
-    """Models side by side: parameters, multiply-adds per image, images/s, the best figure and when it came."""
+    """Models side by side: parameters, multiply-adds per image, images/s, the best figure and when it came; the ranks
+    of distributed runs; the settings and environments that differ."""
     from vitui.core.runfolder import find_run, load_run
-    from vitui.render.reports import comparison_table, differences_table
+    from vitui.render.reports import comparison_table, differences_table, ranks_table
 
     folder = runs_dir_or_default(runs_dir)
     try:
@@ -49,4 +50,7 @@ def runs_compare(run_names: list[str] = typer.Argument(..., metavar="RUN...", he
         raise fail(str(exc)) from None
     console = make_console()
     console.print(comparison_table(runs))
+    ranks = ranks_table(runs)
+    if ranks is not None:
+        console.print(ranks)
     console.print(differences_table(runs))

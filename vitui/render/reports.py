@@ -30,19 +30,16 @@ def comparison_row(run: RunInfo) -> dict[str, Any]:
     best = summary.get("best") or {}
     kind, path = split_dataset(str(run.config.get("dataset", "")))
     dataset = Path(path).name if kind == IMAGEFOLDER else kind  # the folder's name says enough; a path fills the row
-    ranks = summary.get("distributed") or {}
     return {"run": run.name, "model": run.config.get("model", ""), "dataset": dataset,
             "params": model.get("params"), "macs": model.get("macs"), "img/s": metrics.get("img/s"),
-            "ranks": ranks.get("world_size"), "straggler": ranks.get("straggler"),
             "best_name": best.get("name"), "best": best.get("value"), "best_step": best.get("step"),
             "best_epoch": best.get("epoch"), "best_time": best.get("time")}
 
 
 def comparison_table(runs: list[RunInfo]) -> Table:
-    """One row per run: parameters, multiply-adds per image, training images/s (last epoch; for a distributed run, of
-    all its ranks, over the rank count and straggler ratio), the best figure the run kept (validation accuracy, else
-    training accuracy, or a character model's loss) and the epoch (or iteration) and wall time at which it was
-    reached."""
+    """One row per run: parameters, multiply-adds per image, training images/s (last epoch; all ranks together), the
+    best figure the run kept (validation accuracy, else training accuracy, or a character model's loss) and the epoch
+    (or iteration) and wall time at which it was reached."""
     table = Table(title="models compared", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
                   padding=0)
     table.add_column("run", overflow="fold", min_width=15, max_width=25)  # "20261129-033449" whole
@@ -62,11 +59,8 @@ def comparison_table(runs: list[RunInfo]) -> Table:
         if row["best_time"] is not None:
             where = format_point(run.config, row["best_step"] or 0, row["best_epoch"] or 0)
             reached = f"{where}\n{format_duration(row['best_time'])}"
-        speed = "-" if row["img/s"] is None else f"{row['img/s']:,.0f}"
-        if row["ranks"]:  # "1,204" over "2r 1.04": two ranks, the slowest 4% behind the fastest
-            speed += f"\n{row['ranks']}r" + (f" {row['straggler']:.2f}" if row["straggler"] else "")
         table.add_row(_two_lines(row["run"]), str(row["model"]), str(row["dataset"]), si(row["params"]), si(row["macs"]),
-                      speed, best, reached)
+                      "-" if row["img/s"] is None else f"{row['img/s']:,.0f}", best, reached)
     return table
 
 
@@ -77,6 +71,24 @@ def _two_lines(run_name: str) -> str:
     if len(stamp) == 8 and len(time_part) == 6 and experiment:
         return f"{stamp}-{time_part}\n{experiment}"
     return run_name
+
+
+def ranks_table(runs: list[RunInfo]) -> Table | None:
+    """The distributed runs' ranks: how many, the global and per-rank batch, images/s in total and per rank (the last
+    logging interval's) and the straggler ratio; None when no run trained on several ranks."""
+    table = Table("run", "ranks", "batch", "img/s", "per rank", "straggler", title="ranks (the last logging interval)",
+                  title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 1))
+    for run in runs:
+        ranks = (run.summary or {}).get("distributed") or {}
+        if not ranks:
+            continue
+        each = ranks.get("img_per_s_rank") or []
+        straggler = ranks.get("straggler")
+        table.add_row(_two_lines(run.name), f"{ranks.get('world_size')} {ranks.get('backend', '')}",
+                      f"{ranks.get('batch_size', '-')} = {ranks.get('world_size')} × {ranks.get('rank_batch', '-')}",
+                      f"{sum(each):,.0f}" if each else "-", " ".join(f"{v:,.0f}" for v in each) or "-",
+                      f"{straggler:.2f}" if straggler else "-")
+    return table if table.row_count else None
 
 
 def differences_table(runs: list[RunInfo]) -> Table:

@@ -32,13 +32,16 @@ SMOOTHING_STEPS = (0.0, 0.3, 0.6, 0.8, 0.9, 0.95, 0.99)
 
 class ChartSource(Protocol):
     """Where a chart's lines come from: a version that changes with the data, the traces themselves, the unit
-    of their y values ("%" or ""), and why there are none when there are none."""
+    of their y values ("%" or ""), a y range always shown (or None), and why there are none when there are none."""
 
     @property
     def version(self) -> object: ...
 
     @property
     def y_unit(self) -> str: ...
+
+    @property
+    def y_span(self) -> tuple[float, float] | None: ...
 
     def traces(self, columns: int, axis: str, smoothing: float) -> list[Trace]: ...
 
@@ -151,6 +154,8 @@ class MetricChart(PlotextPlot, can_focus=True):
         else:
             lo = min(min(t.y) for t in traces)
             hi = max(max(t.y) for t in traces)
+            if self.source.y_span is not None:
+                lo, hi = min(lo, self.source.y_span[0]), max(hi, self.source.y_span[1])
             bounds = (0.0, 100.0) if self.source.y_unit == "%" else None
             ticks, labels = y_ticks(lo, hi, max(2, min(5, (self.size.height - 3) // 2)), bounds)
             plt.ylim(ticks[0], ticks[-1])
