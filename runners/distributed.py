@@ -22,9 +22,10 @@ from vitui.core.ranks import launched_rank
 
 
 class PaceTimer:
-    """Per rank: the images it trained on, the wall time, and its busy time: from the start of each step until its
-    last gradient bucket is ready to be shared (what the step costs this rank before it waits on the others). On a GPU
-    the marks are CUDA events, read only at logging points, so timing never waits for the GPU."""
+    """Per rank: the images it trained on, the wall time from the interval's first step to the logging point (so the
+    evaluation and checkpoints before it do not count), and its busy time: from the start of each step until its last
+    gradient bucket is ready to be shared (what the step costs this rank before it waits on the others). On a GPU the
+    marks are CUDA events, read only at logging points, so timing never waits for the GPU."""
 
     def __init__(self, device: torch.device):
         self.cuda = device.type == "cuda"
@@ -33,7 +34,7 @@ class PaceTimer:
         self.reset()
 
     def reset(self) -> None:
-        self.busy, self.images, self.since = 0.0, 0, time.perf_counter()
+        self.busy, self.images, self.since = 0.0, 0, None
         self._marks.clear()
 
     def _now(self) -> Any:
@@ -45,6 +46,8 @@ class PaceTimer:
 
     def step_started(self, images: int) -> None:
         self.images += images
+        if self.since is None:
+            self.since = time.perf_counter()
         self._start = self._now()
 
     def grads_ready(self) -> None:
@@ -62,7 +65,7 @@ class PaceTimer:
         for start, ready in self._marks:
             ready.synchronize()
             busy += start.elapsed_time(ready) / 1000.0
-        figures = busy, self.images, time.perf_counter() - self.since
+        figures = busy, self.images, time.perf_counter() - self.since if self.since is not None else 0.0
         self.reset()
         return figures
 
