@@ -1,11 +1,33 @@
-"""Provides how vitui writes numbers, times and names, shared by the CLI and the app's widgets."""
+"""Provides how vitui writes numbers, times and names, shared by the CLI and the app's widgets, and untrusted
+text made safe to print."""
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
+from rich.text import Text
+
 from vitui.core.settings import IMAGEFOLDER, split_dataset
+
+# What a terminal would act on rather than show: C0 controls but tab and newline (ESC starts colour, cursor and
+# OSC title / clipboard sequences), DEL, the C1 controls (0x9b is a one-byte CSI), and the bidirectional overrides
+# that make text read otherwise than it is stored.
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_LINE_BREAKS = re.compile("[\t\n]")
+
+
+def plain(value: Any, *, lines: bool = False) -> str:
+    """Untrusted text (run and folder names, config values, class names, names, log messages) made safe to print:
+    control characters removed, and on one line unless `lines`. Print it as plain text, never as markup."""
+    text = _CONTROLS.sub("", str(value))
+    return text if lines else _LINE_BREAKS.sub(" ", text)
+
+
+def safe_text(value: Any, style: str = "", *, lines: bool = False) -> Text:
+    """Untrusted text as a rich Text: never parsed as markup (a "[/]" in a name is shown, not a tag), no controls."""
+    return Text(plain(value, lines=lines), style=style)
 
 
 def format_value(key: str, value: Any) -> str:
