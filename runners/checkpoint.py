@@ -6,21 +6,35 @@ import os
 from pathlib import Path
 from typing import Any
 
+from vitui.core.runfolder import temporary_beside
+
 
 def save_checkpoint(folder: Path, name: str, *, model: dict, optimizer: dict | None = None, step: int,
                     epoch: float, config: dict[str, Any], **extra: Any) -> Path:
-    """Write folder/<name>.pt atomically: a temporary file, fsynced, renamed over the old one."""
+    """Write folder/<name>.pt atomically: a temporary file, fsynced, renamed over the old one.
+
+    The temporary file is removed when the write fails; through a Python file object, a full disk raises
+    OSError naming the file (torch's own writer says only "unexpected pos").
+    """
     import torch
 
     folder.mkdir(exist_ok=True)
     path = folder / f"{name}.pt"
-    tmp = folder / f".{name}.pt.tmp"
     payload = {"model": model, "optimizer": optimizer or {}, "step": int(step), "epoch": float(epoch),
                "config": config, **extra}
-    torch.save(payload, tmp)
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    fd, tmp = temporary_beside(path)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(payload, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path
 
 

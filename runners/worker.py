@@ -33,6 +33,7 @@ def worker_main(run_dir: str, data_dir: str | None, events: Any, control: Any) -
     """Entry point of the worker process. Returns (and exits with) 0, 1 or 130 like the CLI."""
     run_path = Path(run_dir)
     lock = runfolder.RunLock(run_path)
+    runfolder.remove_temporaries(run_path)  # half-written files of a killed worker; the lock says none is alive
     ctx = RunContext(run_path, Path(data_dir) if data_dir else None, events, control)
     # Ctrl-C in a terminal reaches the whole process group; SIGTERM comes from batch schedulers.
     # Both ask for a graceful stop: finish the step, save a checkpoint, mark the run stopped, saying which.
@@ -42,14 +43,24 @@ def worker_main(run_dir: str, data_dir: str | None, events: Any, control: Any) -
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     started = time.time()
 
-    def finish(state: str, detail: str = "", **extra: Any) -> None:
-        ctx.emit(Status(state=state, detail=detail))
-        runfolder.write_status(run_path, state, detail, pid=os.getpid(), started=started, ended=time.time(), **extra)
+    def report(event: Log | Status) -> None:
+        """The last words: the parent hears them even when the log cannot take them (the disk is full)."""
+        try:
+            ctx.emit(event)
+        except OSError:
+            pass
 
-    runfolder.write_status(run_path, "running", pid=os.getpid(), started=started)
-    ctx.emit(Status(state="running"))
+    def finish(state: str, detail: str = "", **extra: Any) -> None:
+        report(Status(state=state, detail=detail))
+        try:
+            runfolder.write_status(run_path, state, detail, pid=os.getpid(), started=started, ended=time.time(), **extra)
+        except OSError:
+            pass  # not even in place: the parent records the end when it reaps this process
+
     code = 0
     try:
+        runfolder.write_status(run_path, "running", pid=os.getpid(), started=started)
+        ctx.emit(Status(state="running"))
         summary = _train(RunConfig.from_dict(ctx.config), ctx)
         ctx.summary(summary)
         if ctx.stopping:
@@ -61,16 +72,24 @@ def worker_main(run_dir: str, data_dir: str | None, events: Any, control: Any) -
         finish("stopped", str(stop))
         code = 130
     except ConfigError as exc:  # missing data, bad settings: the message is the whole story
-        ctx.emit(Log(level="error", message=str(exc)))
+        report(Log(level="error", message=str(exc)))
         finish("failed", str(exc), usage_error=True)
         code = 2
+    except OSError as exc:  # a full disk, a folder gone read-only: where and why says it all, no traceback
+        message = _one_line(exc) if exc.filename is None else f"{exc.strerror}: {exc.filename}"
+        report(Log(level="error", message=message if exc.filename else traceback.format_exc()))
+        finish("failed", message)
+        code = 1
     except Exception as exc:  # noqa: BLE001 - every crash must end up in the log
         message = _one_line(exc)
-        ctx.emit(Log(level="error", message=traceback.format_exc()))
+        report(Log(level="error", message=traceback.format_exc()))
         finish("failed", message)
         code = 1
     finally:
-        ctx.log_file.close()
+        try:
+            ctx.log_file.close()
+        except OSError:
+            pass
         lock.release()
         if events is not None:
             # Let the queue's feeder thread hand over the last events before the process exits.
