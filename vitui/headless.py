@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import signal
 import sys
 import time
@@ -31,6 +33,21 @@ def format_epoch_line(metric: Metric, progress: Progress | None) -> str:
     return plain("  ".join([head, *(format_value(k, v) for k, v in metric.values.items())]))
 
 
+class PipeSafeConsole(Console):
+    """A console whose closed pipe (`vitui run ... | head`) raises BrokenPipeError for the printer to handle: rich's
+    own console exits the process there, which would leave the worker waiting on its queue."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        try:  # nothing more goes to the closed pipe, not even Python's flush at exit
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self.file.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):
+            pass
+        raise BrokenPipeError(errno.EPIPE, "the output's reader has gone")
+
+
 class HeadlessPrinter:
     """Turns worker events into terminal output: lines for logs and tmux, a progress bar for people.
 
@@ -42,8 +59,8 @@ class HeadlessPrinter:
 
     def __init__(self, stream: TextIO | None = None, *, progress_bar: bool | None = None):
         stream = stream or sys.stdout
-        self.console = Console(file=stream, highlight=False, soft_wrap=True, markup=False)
-        self.err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
+        self.console = PipeSafeConsole(file=stream, highlight=False, soft_wrap=True, markup=False)
+        self.err = PipeSafeConsole(stderr=True, highlight=False, soft_wrap=True, markup=False)
         self.failed: str = ""  # why printing stopped ("" while it works)
         if progress_bar is None:
             progress_bar = stream.isatty()
