@@ -23,6 +23,7 @@ import pytest
 from PIL import Image
 
 from conftest import REPO, write_idx
+from tmpfs import mount_tmpfs, mounts  # noqa: F401 - mounts is a fixture
 from runners import data, names_data
 from runners.names_data import load_names
 from vitui.core.errors import DataError
@@ -49,23 +50,6 @@ def png_header(width: int, height: int) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
-
-
-def mount_tmpfs(path: Path, *options: str) -> None:
-    """A small tmpfs at `path` (root only); skips the test where mounting is not allowed."""
-    path.mkdir(parents=True, exist_ok=True)
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", ",".join(["size=4m", *options]), "tmpfs",
-                                            str(path)], capture_output=True).returncode != 0:
-        pytest.skip("needs root and mount to make a read-only or full file system")
-
-
-@pytest.fixture
-def mounts():
-    """Mount points to unmount after the test, however it ends."""
-    made: list[Path] = []
-    yield made
-    for path in reversed(made):
-        subprocess.run(["umount", "-l", str(path)], capture_output=True)
 
 
 # --------------------------------------------------------------------------- bad images and archives
@@ -193,7 +177,7 @@ def test_a_damaged_or_wrong_cache_is_rebuilt_and_later_runs_work(tmp_path, spoil
 def test_a_read_only_data_folder_caches_in_a_private_folder(tmp_path, monkeypatch, mounts):
     folder = make_image_folder(tmp_path / "set")
     read_only = tmp_path / "ro"
-    mount_tmpfs(read_only, "ro")
+    mount_tmpfs(read_only, "4m", "ro")
     mounts.append(read_only)
     monkeypatch.delenv("VITUI_DATA", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "home-cache"))

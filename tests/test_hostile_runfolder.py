@@ -18,6 +18,8 @@ from typer.testing import CliRunner
 
 from app_fakes import T0
 from conftest import REPO
+from test_interrupts import start_long_run
+from tmpfs import mount_tmpfs, mounts  # noqa: F401 - mounts is a fixture
 from runners.checkpoint import save_checkpoint
 from vitui.cli import app as cli_app
 from vitui.core import runfolder
@@ -26,14 +28,6 @@ from vitui.core.events import Log, Metric
 from vitui.core.experiments import resolve
 
 NAMES_THAT_LEAVE = ["x/../../escaped-run", "../../x", "..", ".", "a/b", "a\\b", ".hidden", "tab\there", "x" * 101]
-
-
-def mount_tmpfs(path: Path, size: str = "4m", *options: str) -> None:
-    """A small tmpfs at `path` (root only); skips the test where mounting is not allowed."""
-    path.mkdir(parents=True, exist_ok=True)
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", ",".join([f"size={size}", *options]),
-                                            "tmpfs", str(path)], capture_output=True).returncode != 0:
-        pytest.skip("needs root and mount to make a read-only or full file system")
 
 
 def fill(folder: Path) -> None:
@@ -45,15 +39,6 @@ def fill(folder: Path) -> None:
                     fh.write(b"\0" * size)
             except OSError as exc:
                 assert exc.errno == errno.ENOSPC
-
-
-@pytest.fixture
-def mounts():
-    """Mount points to unmount after the test, however it ends."""
-    made: list[Path] = []
-    yield made
-    for path in reversed(made):
-        subprocess.run(["umount", "-l", str(path)], capture_output=True)
 
 
 def config():
@@ -197,25 +182,6 @@ def test_a_killed_writers_temporary_files_are_removed(tmp_path):
 
 
 # --------------------------------------------------------------------------- real runs
-
-def start_long_run(runs: Path, data_dir: Path) -> tuple[subprocess.Popen, Path]:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "vitui", "run", "mlp-mnist", "--no-tui", "--runs-dir", str(runs), "--data-dir",
-         str(data_dir), "--set", "iterations=1000000", "--set", "per_class=50", "--set", "log_every=5",
-         "--set", "eval_every=50"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        found = runfolder.list_runs(runs)
-        if found and found[0].status.get("state") == "running":
-            log = found[0].path / runfolder.EVENTS
-            if log.exists() and log.read_text().count('"split":"epoch"') >= 2:
-                return proc, found[0].path
-        time.sleep(0.1)
-    proc.kill()
-    pytest.fail("the run did not get going within 60 s")
-
 
 @pytest.mark.slow
 def test_a_second_sigterm_waits_for_the_workers_save(tmp_path, mnist_small):
