@@ -90,13 +90,15 @@ class HeadlessPrinter:
             self._give_up(exc)
 
     def say(self, text: str, *, err: bool = False, style: str = "") -> None:
-        """One line of our own, guarded like the events."""
-        if self.failed:
-            return
+        """One line of our own, guarded like the events; on stderr even after stdout failed (a closed pipe)."""
         try:
-            (self.err if err else self.console).print(plain(text, lines=True), style=style)
+            if err:
+                self.err.print(plain(text, lines=True), style=style)
+            elif not self.failed:
+                self.console.print(plain(text, lines=True), style=style)
         except Exception as exc:  # noqa: BLE001
-            self._give_up(exc)
+            if not self.failed:
+                self._give_up(exc)
 
     def _give_up(self, exc: Exception) -> None:
         self.failed = f"{type(exc).__name__}: {exc}"
