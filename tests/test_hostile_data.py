@@ -23,7 +23,7 @@ import pytest
 from PIL import Image
 
 from conftest import REPO, write_idx
-from tmpfs import mount_tmpfs, mounts  # noqa: F401 - mounts is a fixture
+from tmpfs import tmpfs
 from runners import data, names_data
 from runners.names_data import load_names
 from vitui.core.errors import DataError
@@ -102,7 +102,8 @@ def mnist_folder(root: Path, labels=None) -> Path:
     rng = np.random.default_rng(0)
     for stem, count in (("train", 20), ("t10k", 10)):
         write_idx(folder / f"{stem}-images-idx3-ubyte.gz", rng.integers(0, 255, (count, 28, 28)))
-        write_idx(folder / f"{stem}-labels-idx1-ubyte.gz", labels[:count] if labels is not None else np.arange(count) % 10)
+        chosen = labels[:count] if labels is not None else np.arange(count) % 10
+        write_idx(folder / f"{stem}-labels-idx1-ubyte.gz", chosen)
     return root
 
 
@@ -115,7 +116,7 @@ def test_a_sound_mnist_folder_loads(tmp_path):
     (lambda raw: raw[: len(raw) // 2], "truncated or not what its name says"),  # a download cut short
     (lambda raw: os.urandom(len(raw)), "truncated or not what its name says"),  # random bytes: not gzip
     (lambda raw: gzip.compress(os.urandom(2000)), "bad magic number"),  # gzip of random bytes: not idx
-    (lambda raw: gzip.compress(bytes([0, 0, 8, 3]) + (1 << 30).to_bytes(4, "big") * 3), "broken header"),  # claims 2^90 B
+    (lambda raw: gzip.compress(bytes([0, 0, 8, 3]) + (1 << 30).to_bytes(4, "big") * 3), "broken header"),  # 2^90 B
     (lambda raw: gzip.compress(gzip.decompress(raw)[:-100]), "does not match its header"),
     (lambda raw: gzip.compress(gzip.decompress(raw) + b"extra"), "does not match its header"),
 ], ids=["truncated-gz", "random-bytes", "gzip-of-random", "huge-header", "short-data", "extra-data"])
@@ -174,24 +175,23 @@ def test_a_damaged_or_wrong_cache_is_rebuilt_and_later_runs_work(tmp_path, spoil
     assert not list((tmp_path / "data" / "vitui-cache").glob(".*"))  # no temporary file left
 
 
-def test_a_read_only_data_folder_caches_in_a_private_folder(tmp_path, monkeypatch, mounts):
+def test_a_read_only_data_folder_caches_in_a_private_folder(tmp_path, monkeypatch):
     folder = make_image_folder(tmp_path / "set")
     read_only = tmp_path / "ro"
-    mount_tmpfs(read_only, "4m", "ro")
-    mounts.append(read_only)
-    monkeypatch.delenv("VITUI_DATA", raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "home-cache"))
-    loaded = data.load_dataset(f"imagefolder:{folder}", read_only)
-    private = tmp_path / "home-cache" / "vitui" / "vitui-cache"
-    assert stat.S_IMODE(private.stat().st_mode) == 0o700 and len(list(private.glob("*.npz"))) == 1
-    # With no usable home either, a folder in the temporary directory: this user's alone, never a shared name.
-    monkeypatch.setenv("XDG_CACHE_HOME", str(read_only))
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
-    (tmp_path / "tmp").mkdir()
-    again = data.load_dataset(f"imagefolder:{folder}", read_only)
-    fallback = tmp_path / "tmp" / f"vitui-cache-{os.getuid()}"
-    assert stat.S_IMODE(fallback.stat().st_mode) == 0o700 and len(list(fallback.glob("*.npz"))) == 1
-    assert (again.train_x == loaded.train_x).all()
+    with tmpfs(read_only, "4m", "ro"):
+        monkeypatch.delenv("VITUI_DATA", raising=False)
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "home-cache"))
+        loaded = data.load_dataset(f"imagefolder:{folder}", read_only)
+        private = tmp_path / "home-cache" / "vitui" / "vitui-cache"
+        assert stat.S_IMODE(private.stat().st_mode) == 0o700 and len(list(private.glob("*.npz"))) == 1
+        # With no usable home either, a folder in the temporary directory: this user's alone, never a shared name.
+        monkeypatch.setenv("XDG_CACHE_HOME", str(read_only))
+        monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+        (tmp_path / "tmp").mkdir()
+        again = data.load_dataset(f"imagefolder:{folder}", read_only)
+        fallback = tmp_path / "tmp" / f"vitui-cache-{os.getuid()}"
+        assert stat.S_IMODE(fallback.stat().st_mode) == 0o700 and len(list(fallback.glob("*.npz"))) == 1
+        assert (again.train_x == loaded.train_x).all()
 
 
 def test_a_planted_cache_folder_is_not_used(tmp_path, monkeypatch):

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from app_fakes import T0
 from conftest import REPO
 from test_interrupts import start_long_run
-from tmpfs import mount_tmpfs, mounts  # noqa: F401 - mounts is a fixture
+from tmpfs import tmpfs
 from runners.checkpoint import save_checkpoint
 from vitui.cli import app as cli_app
 from vitui.core import runfolder
@@ -83,28 +83,26 @@ def test_a_runs_folder_that_is_a_file_is_refused_in_one_line(tmp_path):
     assert result.exit_code == 2 and "is not a folder" in result.output and len(result.output.splitlines()) == 1
 
 
-def test_a_read_only_runs_folder_is_refused_before_anything_is_written(tmp_path, mounts):
-    mount_tmpfs(tmp_path / "ro", "1m", "ro")
-    mounts.append(tmp_path / "ro")
-    for runs, why in ((tmp_path / "ro", "cannot write in the runs folder"),
-                      (tmp_path / "ro" / "runs", "Read-only file system")):
-        result = CliRunner().invoke(cli_app, ["run", "mlp-mnist", "--no-tui", "--runs-dir", str(runs)])
-        assert result.exit_code == 2 and why in result.output, result.output
-        assert result.output.startswith("vitui: error: ") and len(result.output.splitlines()) == 1
-        with pytest.raises(RunFolderError, match="pass --runs-dir"):
-            runfolder.create_run_dir(runs, "mlp-mnist", config())
-    assert not list((tmp_path / "ro").iterdir())
+def test_a_read_only_runs_folder_is_refused_before_anything_is_written(tmp_path):
+    with tmpfs(tmp_path / "ro", "1m", "ro"):
+        for runs, why in ((tmp_path / "ro", "cannot write in the runs folder"),
+                          (tmp_path / "ro" / "runs", "Read-only file system")):
+            result = CliRunner().invoke(cli_app, ["run", "mlp-mnist", "--no-tui", "--runs-dir", str(runs)])
+            assert result.exit_code == 2 and why in result.output, result.output
+            assert result.output.startswith("vitui: error: ") and len(result.output.splitlines()) == 1
+            with pytest.raises(RunFolderError, match="pass --runs-dir"):
+                runfolder.create_run_dir(runs, "mlp-mnist", config())
+        assert not list((tmp_path / "ro").iterdir())
 
 
-def test_a_full_runs_folder_is_refused_before_anything_is_written(tmp_path, mounts):
+def test_a_full_runs_folder_is_refused_before_anything_is_written(tmp_path):
     disk = tmp_path / "disk"
-    mount_tmpfs(disk, "2m")
-    mounts.append(disk)
-    (disk / "runs").mkdir()
-    fill(disk)
-    result = CliRunner().invoke(cli_app, ["run", "mlp-mnist", "--no-tui", "--runs-dir", str(disk / "runs")])
-    assert result.exit_code == 2 and "is on a full disk" in result.output, result.output
-    assert not list((disk / "runs").iterdir())
+    with tmpfs(disk, "2m"):
+        (disk / "runs").mkdir()
+        fill(disk)
+        result = CliRunner().invoke(cli_app, ["run", "mlp-mnist", "--no-tui", "--runs-dir", str(disk / "runs")])
+        assert result.exit_code == 2 and "is on a full disk" in result.output, result.output
+        assert not list((disk / "runs").iterdir())
 
 
 def test_a_run_folder_whose_config_cannot_be_written_is_removed(tmp_path, monkeypatch):
@@ -141,34 +139,33 @@ def test_an_event_line_cut_short_is_undone(tmp_path, monkeypatch):
     assert lines[-1] == b"" and [json.loads(line)["step"] for line in lines[:-1]] == [1, 2]
 
 
-def test_on_a_full_disk_the_log_status_and_checkpoint_writes_fail_cleanly(tmp_path, mounts):
+def test_on_a_full_disk_the_log_status_and_checkpoint_writes_fail_cleanly(tmp_path):
     disk = tmp_path / "disk"
-    mount_tmpfs(disk, "1m")
-    mounts.append(disk)
-    run_dir = runfolder.create_run_dir(disk, "mlp-mnist", config())
-    log = runfolder.EventLog(run_dir)
-    log.write(Metric(step=1, epoch=1, split="train", values={"loss": 1.0}, t=T0))
-    save_checkpoint(run_dir / runfolder.CHECKPOINTS, "last", model={"w": [1.0]}, step=1, epoch=1, config={})
-    fill(disk)
-    with pytest.raises(OSError, match="No space left on device"):  # a line longer than what is left of its page
-        log.write(Log(level="info", message="x" * 10_000, t=T0))
-    log.close()
-    lines = (run_dir / runfolder.EVENTS).read_bytes().split(b"\n")
-    assert lines[-1] == b"" and len(lines) == 2  # the first line, whole; no fragment
-    with pytest.raises(OSError, match="No space left on device") as caught:
-        runfolder.write_json_atomic(run_dir / runfolder.SUMMARY, {"metrics": {"x": 1.0} | {f"k{i}": i for i in range(2000)}})
-    assert caught.value.filename == str(run_dir / runfolder.SUMMARY)
-    import torch
+    with tmpfs(disk, "1m"):
+        run_dir = runfolder.create_run_dir(disk, "mlp-mnist", config())
+        log = runfolder.EventLog(run_dir)
+        log.write(Metric(step=1, epoch=1, split="train", values={"loss": 1.0}, t=T0))
+        save_checkpoint(run_dir / runfolder.CHECKPOINTS, "last", model={"w": [1.0]}, step=1, epoch=1, config={})
+        fill(disk)
+        with pytest.raises(OSError, match="No space left on device"):  # a line longer than what is left of its page
+            log.write(Log(level="info", message="x" * 10_000, t=T0))
+        log.close()
+        lines = (run_dir / runfolder.EVENTS).read_bytes().split(b"\n")
+        assert lines[-1] == b"" and len(lines) == 2  # the first line, whole; no fragment
+        with pytest.raises(OSError, match="No space left on device") as caught:
+            runfolder.write_json_atomic(run_dir / runfolder.SUMMARY, {"metrics": {f"k{i}": i for i in range(2000)}})
+        assert caught.value.filename == str(run_dir / runfolder.SUMMARY)
+        import torch
 
-    with pytest.raises(OSError, match="No space left on device") as caught:
-        save_checkpoint(run_dir / runfolder.CHECKPOINTS, "last", model={"w": torch.zeros(100_000)}, step=2, epoch=2,
-                        config={})
-    assert caught.value.filename == str(run_dir / runfolder.CHECKPOINTS / "last.pt")
-    assert torch.load(run_dir / runfolder.CHECKPOINTS / "last.pt", weights_only=True)["step"] == 1  # the old one
-    # No room for a new status file: the old one is overwritten in place, so the run still says how it ended.
-    runfolder.write_status(run_dir, "failed", "No space left on device: events.jsonl")
-    assert runfolder.load_run(run_dir).status["state"] == "failed"
-    assert no_temporaries(run_dir)
+        with pytest.raises(OSError, match="No space left on device") as caught:
+            save_checkpoint(run_dir / runfolder.CHECKPOINTS, "last", model={"w": torch.zeros(100_000)}, step=2, epoch=2,
+                            config={})
+        assert caught.value.filename == str(run_dir / runfolder.CHECKPOINTS / "last.pt")
+        assert torch.load(run_dir / runfolder.CHECKPOINTS / "last.pt", weights_only=True)["step"] == 1  # the old one
+        # No room for a new status file: the old one is overwritten in place, so the run still says how it ended.
+        runfolder.write_status(run_dir, "failed", "No space left on device: events.jsonl")
+        assert runfolder.load_run(run_dir).status["state"] == "failed"
+        assert no_temporaries(run_dir)
 
 
 def test_a_killed_writers_temporary_files_are_removed(tmp_path):
@@ -200,22 +197,21 @@ def test_a_second_sigterm_waits_for_the_workers_save(tmp_path, mnist_small):
 
 
 @pytest.mark.slow
-def test_a_disk_that_fills_during_a_run_ends_it_as_failed_with_the_log_whole(tmp_path, mnist_small, mounts):
+def test_a_disk_that_fills_during_a_run_ends_it_as_failed_with_the_log_whole(tmp_path, mnist_small):
     disk = tmp_path / "disk"
-    mount_tmpfs(disk, "3m")
-    mounts.append(disk)
-    proc, run_dir = start_long_run(disk / "runs", mnist_small)
-    fill(disk)
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 1, err
-    assert "Traceback" not in err and "During handling" not in err
-    assert "No space left on device" in err
-    run = runfolder.load_run(run_dir)
-    assert run.status["state"] == "failed" and "No space left on device" in run.status["detail"]
-    assert f"run failed: {run.status['detail']}" in out
-    lines = (run_dir / runfolder.EVENTS).read_bytes().split(b"\n")
-    assert lines[-1] == b"" and all(json.loads(line) for line in lines[:-1])
-    assert no_temporaries(run_dir)
+    with tmpfs(disk, "3m"):
+        proc, run_dir = start_long_run(disk / "runs", mnist_small)
+        fill(disk)
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 1, err
+        assert "Traceback" not in err and "During handling" not in err
+        assert "No space left on device" in err
+        run = runfolder.load_run(run_dir)
+        assert run.status["state"] == "failed" and "No space left on device" in run.status["detail"]
+        assert f"run failed: {run.status['detail']}" in out
+        lines = (run_dir / runfolder.EVENTS).read_bytes().split(b"\n")
+        assert lines[-1] == b"" and all(json.loads(line) for line in lines[:-1])
+        assert no_temporaries(run_dir)
 
 
 @pytest.mark.slow

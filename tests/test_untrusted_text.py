@@ -168,7 +168,8 @@ async def test_the_app_shows_hostile_names_and_runs_folder(tmp_path):
     app = make_app(runs)
     async with app.run_test(size=(80, 24)) as pilot:
         app.push_screen(RunsBrowserScreen())
-        await wait_until(pilot, lambda: "runs[/]a" in screen_text(app) and "n[red]a" in screen_text(app), what="browser")
+        await wait_until(pilot, lambda: "runs[/]a" in screen_text(app) and "n[red]a" in screen_text(app),
+                         what="the browser")
         assert_clean(screen_text(app))
         app.push_screen(RunDetailScreen(run_dir))
         await wait_until(pilot, lambda: isinstance(app.screen, RunDetailScreen) and "failed" in screen_text(app))

@@ -226,7 +226,7 @@ def send_control(run_dir: Path, message: dict[str, Any]) -> None:
     line = json.dumps(message, separators=(",", ":")) + "\n"
     fd = os.open(run_dir / CONTROL, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        os.write(fd, line.encode())
+        write_all(fd, line.encode())  # a full disk raises, for the caller to say, rather than drop the request's end
     finally:
         os.close(fd)
 
