@@ -70,12 +70,16 @@ class RunContext:
 
     # ---- reporting: events, checkpoints, the summary
     def emit(self, event: Event) -> None:
-        self.log_file.write(event)
-        if not self.detached:
-            try:
-                self._events.put_nowait(event)
-            except (ValueError, OSError, queue_module.Full):
-                self.detached = True
+        """Append the event to the log and hand it to the parent. When the log cannot take it (a full disk), the
+        parent still gets it, then the OSError ends the run."""
+        try:
+            self.log_file.write(event)
+        finally:
+            if not self.detached:
+                try:
+                    self._events.put_nowait(event)
+                except (ValueError, OSError, queue_module.Full):
+                    self.detached = True
 
     def info(self, message: str) -> None:
         self.emit(Log(level="info", message=message))

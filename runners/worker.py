@@ -15,7 +15,6 @@ from importlib import import_module
 from pathlib import Path
 from typing import Any
 
-from runners.checkpoint import remove_temporary
 from runners.context import Diverged, RunContext, StopRequested
 from vitui.core import runfolder, stops
 from vitui.core.errors import ConfigError
@@ -37,7 +36,7 @@ def worker_main(run_dir: str, data_dir: str | None, events: Any, control: Any, r
     """
     run_path = Path(run_dir)
     lock = runfolder.RunLock(run_path)
-    remove_temporary(run_path / runfolder.CHECKPOINTS)  # a write killed half-way; with the lock held, none is live
+    runfolder.remove_temporaries(run_path)  # half-written files of a killed worker; the lock says none is alive
     previous = runfolder.load_run(run_path).status
     ctx = RunContext(run_path, Path(data_dir) if data_dir else None, events, control, resume=resume)
     # Ctrl-C in a terminal reaches the whole process group; SIGTERM comes from batch schedulers.
@@ -50,15 +49,25 @@ def worker_main(run_dir: str, data_dir: str | None, events: Any, control: Any, r
     started = (previous.get("started") or time.time()) if resume else time.time()
     history = {"resumed": int(previous.get("resumed") or 0) + 1} if resume else {}
 
-    def finish(state: str, detail: str = "", **extra: Any) -> None:
-        ctx.emit(Status(state=state, detail=detail))
-        runfolder.write_status(run_path, state, detail, pid=os.getpid(), started=started, ended=time.time(),
-                               **history, **extra)
+    def report(event: Log | Status) -> None:
+        """The last words: the parent hears them even when the log cannot take them (the disk is full)."""
+        try:
+            ctx.emit(event)
+        except OSError:
+            pass
 
-    runfolder.write_status(run_path, "running", pid=os.getpid(), started=started, **history)
-    ctx.emit(Status(state="running"))
+    def finish(state: str, detail: str = "", **extra: Any) -> None:
+        report(Status(state=state, detail=detail))
+        try:
+            runfolder.write_status(run_path, state, detail, pid=os.getpid(), started=started, ended=time.time(),
+                                   **history, **extra)
+        except OSError:
+            pass  # not even in place: the parent records the end when it reaps this process
+
     code = 0
     try:
+        runfolder.write_status(run_path, "running", pid=os.getpid(), started=started, **history)
+        ctx.emit(Status(state="running"))
         if resume:
             _announce_resume(ctx, history["resumed"])
         summary = _train(RunConfig.from_dict(ctx.config), ctx)
@@ -75,22 +84,31 @@ def worker_main(run_dir: str, data_dir: str | None, events: Any, control: Any, r
         code = 1 if problem else 130
     except Diverged as exc:  # a NaN loss: the run fails and keeps its last good checkpoint
         _checkpoints_written(ctx)
-        ctx.emit(Log(level="error", message=f"{exc}; {exc.advice}"))
+        report(Log(level="error", message=f"{exc}; {exc.advice}"))
         finish("failed", str(exc))
         code = 1
     except ConfigError as exc:  # missing data, bad settings: the message is the whole story
         _checkpoints_written(ctx)
-        ctx.emit(Log(level="error", message=str(exc)))
+        report(Log(level="error", message=str(exc)))
         finish("failed", str(exc), usage_error=True)
         code = 2
+    except OSError as exc:  # a full disk, a folder gone read-only: where and why says it all, no traceback
+        message = _one_line(exc) if exc.filename is None else f"{exc.strerror}: {exc.filename}"
+        _checkpoints_written(ctx)
+        report(Log(level="error", message=message if exc.filename else traceback.format_exc()))
+        finish("failed", message)
+        code = 1
     except Exception as exc:  # noqa: BLE001 - every crash must end up in the log
         message = _one_line(exc)
-        ctx.emit(Log(level="error", message=traceback.format_exc()))
+        report(Log(level="error", message=traceback.format_exc()))
         _checkpoints_written(ctx)
         finish("failed", message)
         code = 1
     finally:
-        ctx.log_file.close()
+        try:
+            ctx.log_file.close()
+        except OSError:
+            pass
         lock.release()
         if events is not None:
             # Let the queue's feeder thread hand over the last events before the process exits.

@@ -28,6 +28,7 @@ from vitui.core.experiments import RunConfig
 from vitui.core.resume import check_resume, resume_settings
 from vitui.messages import (LaunchRequested, OpenRun, ResumeRun, RunFinished, RunUpdated, ShowLauncher, ShowRuns,
                             StopRun)
+from vitui.render.formats import plain
 from vitui.runstate import RunState
 from vitui.screens.help import HelpScreen
 from vitui.sources import HandleSource, RunSource, TailSource
@@ -100,10 +101,8 @@ class VituiApp(App[int]):
             self.push_screen(RunsBrowserScreen())
             self.open_run(self._initial_watch, stop_reason=stops.FROM_WATCH)
             return
-        if self._initial_config is not None:
-            # The launcher comes when the user goes back from the run (esc).
-            self.launch(self._initial_config, resume=self._initial_resume)
-            return
+        if self._initial_config is not None and self.try_launch(self._initial_config, resume=self._initial_resume):
+            return  # the launcher comes when the user goes back from the run (esc)
         self.push_screen(LauncherScreen())
 
     # ------------------------------------------------------------------ runs
@@ -173,10 +172,16 @@ class VituiApp(App[int]):
 
     # ------------------------------------------------------------------ what screens ask for
     def on_launch_requested(self, message: LaunchRequested) -> None:
+        self.try_launch(message.config)
+
+    def try_launch(self, config: RunConfig, resume: Path | None = None) -> bool:
+        """launch(), saying why in a notification when the run cannot start (a runs folder that cannot take it)."""
         try:
-            self.launch(message.config)
-        except (OSError, RuntimeError) as exc:
-            self.notify(f"could not start the run: {exc}", severity="error", timeout=10)
+            self.launch(config, resume=resume)
+            return True
+        except (ConfigError, OSError, RuntimeError) as exc:
+            self.notify(f"could not start the run: {plain(exc)}", severity="error", timeout=10, markup=False)
+            return False
 
     def on_open_run(self, message: OpenRun) -> None:
         self.open_run(message.run_dir)
@@ -193,9 +198,9 @@ class VituiApp(App[int]):
             check_resume(run_dir, config)
             self.launch(config, resume=run_dir)
         except ConfigError as exc:
-            self.notify(str(exc), severity="error", timeout=10)
+            self.notify(plain(exc), severity="error", timeout=10, markup=False)
         except (OSError, RuntimeError) as exc:
-            self.notify(f"could not resume the run: {exc}", severity="error", timeout=10)
+            self.notify(f"could not resume the run: {plain(exc)}", severity="error", timeout=10, markup=False)
 
     def on_show_runs(self, message: ShowRuns) -> None:
         self.show_runs()
@@ -208,7 +213,7 @@ class VituiApp(App[int]):
         if session is None:
             return
         if not session.run.running:
-            self.notify(f"the run is already {session.run.state}")
+            self.notify(plain(f"the run is already {session.run.state}"), markup=False)
             return
         self.stop_session(session)
         if session.stopping:
@@ -250,16 +255,18 @@ class VituiApp(App[int]):
     def on_run_finished(self, message: RunFinished) -> None:
         self.on_run_updated(RunUpdated(message.run_dir))
         name = message.run_dir.name
+        # Names, errors and reasons are untrusted text: plain, never markup.
         if message.state == "failed":
-            self.notify(f"{name} failed: {self.sessions[message.run_dir].run.last_error or message.detail}",
-                        severity="error", timeout=8)
+            self.notify(plain(f"{name} failed: {self.sessions[message.run_dir].run.last_error or message.detail}"),
+                        severity="error", timeout=8, markup=False)
         else:
-            self.notify(f"{name} {stops.describe_end(message.state, message.detail)}",
-                        severity="warning" if message.state == "stopped" else "information")
+            self.notify(plain(f"{name} {stops.describe_end(message.state, message.detail)}"),
+                        severity="warning" if message.state == "stopped" else "information", markup=False)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:
-            self.notify(f"{event.worker.description} stopped following: {event.worker.error}", severity="error", timeout=10)
+            self.notify(plain(f"{event.worker.description} stopped following: {event.worker.error}"), severity="error",
+                        timeout=10, markup=False)
 
     # ------------------------------------------------------------------ help
     def action_help(self) -> None:
@@ -291,8 +298,8 @@ class VituiApp(App[int]):
         """Quit at once, leaving the runs started here training headless (they go on writing their folders)."""
         for session in [s for s in self.sessions.values() if s.owned_and_running]:
             session.source.detach()
-            self.farewell.append(f"{session.run_dir.name} is still training; follow it with "
-                                 f"`vitui watch {session.run_dir.name}`")
+            name = plain(session.run_dir.name)
+            self.farewell.append(f"{name} is still training; follow it with `vitui watch {name}`")
         self.exit(0)
 
     def stop_runs_and_exit(self) -> None:
@@ -304,15 +311,16 @@ class VituiApp(App[int]):
         for session in [s for s in self.sessions.values() if s.owned_and_running]:
             self.stop_session(session, stops.ON_QUIT)
             session.source.detach()
-            self.farewell.append(f"{session.run_dir.name} is stopping: it saves a checkpoint and marks itself "
-                                 f"stopped (`vitui runs show {session.run_dir.name}`)")
+            name = plain(session.run_dir.name)
+            self.farewell.append(f"{name} is stopping: it saves a checkpoint and marks itself stopped "
+                                 f"(`vitui runs show {name}`)")
         self.exit(0)
 
     def stop_session(self, session: RunSession, reason: str | None = None) -> None:
         try:
             session.source.stop(reason or session.stop_reason)
         except (RuntimeError, OSError) as exc:
-            self.notify(str(exc), severity="error")
+            self.notify(plain(exc), severity="error", markup=False)
             return
         session.stopping = True
 

@@ -55,6 +55,12 @@ def run(
             check_resume(resumed, config)
     except ConfigError as exc:
         raise fail(str(exc)) from None
+    from vitui.core.runfolder import check_runs_dir
+
+    try:
+        check_runs_dir(runs_dir_or_default(runs_dir))  # a read-only or full runs folder: say so before starting
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
     if not no_tui and is_terminal():
         from vitui.app import run_app
 
@@ -64,7 +70,11 @@ def run(
         typer.echo("vitui: no terminal for the dashboard, training headless (--no-tui skips this note)", err=True)
     from vitui.headless import run_headless
 
-    raise typer.Exit(run_headless(config, runs_dir_or_default(runs_dir), data_dir, resume=resumed))
+    try:
+        code = run_headless(config, runs_dir_or_default(runs_dir), data_dir, resume=resumed)
+    except ConfigError as exc:  # the run folder could not be made after all (the disk filled since the check)
+        raise fail(str(exc)) from None
+    raise typer.Exit(code)
 
 
 @app.command()
@@ -85,11 +95,13 @@ def experiments() -> None:
     from rich.table import Table
 
     from vitui.core.experiments import experiment_description, experiment_names, load_experiment_file
+    from vitui.render.formats import safe_text
 
     table = Table("experiment", "model", "dataset", "description")
     for name in experiment_names():
         data = load_experiment_file(name)
-        table.add_row(name, str(data.get("model", "")), str(data.get("dataset", "")), experiment_description(name))
+        table.add_row(*(safe_text(text) for text in (name, data.get("model", ""), data.get("dataset", ""),
+                                                     experiment_description(name))))
     make_console().print(table)
 
 
@@ -100,6 +112,7 @@ def settings(experiment: str = typer.Argument(..., help="experiment name")) -> N
 
     from vitui.core.experiments import resolve
     from vitui.core.settings import settings_help
+    from vitui.render.formats import safe_text
 
     try:
         config = resolve(experiment)
@@ -108,5 +121,5 @@ def settings(experiment: str = typer.Argument(..., help="experiment name")) -> N
     table = Table("setting", "value", "what it does")
     for obj in (config.train, config.model_args):
         for name, _, help_text in settings_help(type(obj)):
-            table.add_row(name, repr(getattr(obj, name)), help_text)
+            table.add_row(name, safe_text(repr(getattr(obj, name))), help_text)
     make_console().print(table)

@@ -12,21 +12,33 @@ runs/<YYYYmmdd-HHMMSS>-<experiment>/
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import math
 import os
+import shutil
 import socket
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+from vitui.core.errors import RunFolderError
 from vitui.core.events import Event, event_from_dict
+from vitui.core.settings import name_problem
 
 CONFIG, EVENTS, STATUS, LOCK, SUMMARY, CHECKPOINTS, CONTROL = (
     "config.json", "events.jsonl", "status.json", "lock", "summary.json", "checkpoints", "control.jsonl")
 FINISHED = ("completed", "failed", "stopped")
+TMP_SUFFIX = ".tmp"  # a file being written: ".<name>.<random>.tmp", renamed over <name> when whole
+FULL = (errno.ENOSPC, errno.EDQUOT)  # a full disk or quota: the write fails, nothing else is wrong
+MIN_FREE = 1 << 20  # bytes free below which a new run is refused: its config, status and first events need room
+RUNS_DIR_FIX = "pass --runs-dir (or set VITUI_RUNS) to a writable folder with free space"
+# Files are made 0600 by mkstemp; a run folder's files are for others on a shared disk to read, as the umask says.
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
 
 
 def default_runs_dir() -> Path:
@@ -36,53 +48,141 @@ def default_runs_dir() -> Path:
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write to a temporary file then rename: a reader sees the old or the new file, never half of one.
 
-    Strict JSON: a non-finite number (a diverged loss) is written as null, never as a bare NaN.
+    Strict JSON: a non-finite number (a diverged loss) is written as null, never as a bare NaN. The temporary
+    file's name is unique (mkstemp: two writers never share one) and it is removed when the write fails (a full
+    disk), so nothing is left behind but the old file.
     """
     try:
-        text = json.dumps(data, indent=2, allow_nan=False)
+        text = json.dumps(data, indent=2, allow_nan=False).encode()
     except ValueError:
-        text = json.dumps(_finite(data), indent=2, allow_nan=False)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("w") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+        text = json.dumps(_finite(data), indent=2, allow_nan=False).encode()
+    fd, tmp = temporary_beside(path)
+    try:
+        try:
+            write_all(fd, text)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise OSError(exc.errno, exc.strerror, str(path)) from None
+        raise
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """os.write until all of `data` is written: a full disk takes part of it, and the next write says why."""
+    written = 0
+    while written < len(data):
+        written += os.write(fd, data[written:])
+
+
+def temporary_beside(path: Path) -> tuple[int, str]:
+    """A new temporary file in path's folder, for writing `path` atomically: (descriptor, name). Its name is unique
+    (mkstemp: no two writers share one, nobody can plant it) and marked so remove_temporaries() finds a killed
+    writer's leftovers; it gets the mode the umask gives a new file (mkstemp's 0600 would hide it from others)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TMP_SUFFIX)
+    os.fchmod(fd, 0o666 & ~_UMASK)
+    return fd, tmp
 
 
 def create_run_dir(runs_dir: Path, experiment: str, config: dict[str, Any]) -> Path:
-    runs_dir.mkdir(parents=True, exist_ok=True)
+    """A new run folder runs_dir/<time>-<experiment> holding config.json and status.json "created".
+
+    RunFolderError says why when it cannot be made (a read-only, unwritable or full runs folder, or a name that
+    would leave it), and nothing is left behind.
+    """
+    problem = name_problem(experiment)
+    if problem:
+        raise RunFolderError(f"bad experiment name {experiment!r} for a run folder: {problem}")
+    check_runs_dir(runs_dir)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     for n in range(1, 1000):
-        name = f"{stamp}-{experiment}" + (f"-{n}" if n > 1 else "")
+        path = runs_dir / (f"{stamp}-{experiment}" + (f"-{n}" if n > 1 else ""))
         try:
-            path = runs_dir / name
             path.mkdir()
             break
         except FileExistsError:
             continue
+        except OSError as exc:
+            raise RunFolderError(f"cannot create a run folder in {runs_dir} ({exc.strerror}); {RUNS_DIR_FIX}") from None
     else:
-        raise RuntimeError(f"cannot create a run folder in {runs_dir}")
-    write_json_atomic(path / CONFIG, config)
-    write_status(path, "created")
+        raise RunFolderError(f"cannot create a run folder in {runs_dir}: 999 runs started this second; try again")
+    try:
+        write_json_atomic(path / CONFIG, config)
+        write_status(path, "created")
+    except OSError as exc:
+        shutil.rmtree(path, ignore_errors=True)
+        raise RunFolderError(f"cannot write a run folder in {runs_dir} ({exc.strerror}); {RUNS_DIR_FIX}") from None
     return path
 
 
+def check_runs_dir(runs_dir: Path) -> None:
+    """RunFolderError, saying why, unless a run folder can be made in `runs_dir` (created when missing): read-only,
+    unwritable, not a folder, or a full disk. The CLI asks before it starts anything."""
+    if runs_dir.exists() and not runs_dir.is_dir():
+        raise RunFolderError(f"the runs folder {runs_dir} is not a folder; {RUNS_DIR_FIX}")
+    try:
+        runs_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunFolderError(f"cannot create the runs folder {runs_dir} ({exc.strerror}); {RUNS_DIR_FIX}") from None
+    if not os.access(runs_dir, os.W_OK | os.X_OK):
+        raise RunFolderError(f"cannot write in the runs folder {runs_dir} (read-only or not yours); {RUNS_DIR_FIX}")
+    free = shutil.disk_usage(runs_dir).free
+    if free < MIN_FREE:
+        raise RunFolderError(f"the runs folder {runs_dir} is on a full disk ({free:,} bytes free); {RUNS_DIR_FIX}")
+
+
 def write_status(run_dir: Path, state: str, detail: str = "", **extra: Any) -> None:
+    """status.json, replaced atomically. On a full disk, where the temporary copy finds no room, the old file is
+    overwritten in place (its blocks are already there): a run that fails for want of space still says so."""
     data = {"state": state, "detail": detail, "time": time.time(), "host": socket.gethostname(), **extra}
-    write_json_atomic(run_dir / STATUS, data)
+    try:
+        write_json_atomic(run_dir / STATUS, data)
+    except OSError as exc:
+        if exc.errno not in FULL or not _overwrite_in_place(run_dir / STATUS, json.dumps(data).encode()):
+            raise
+
+
+def _overwrite_in_place(path: Path, data: bytes) -> bool:
+    """Write `data` over an existing small file without asking the disk for a new block; False when that fails."""
+    try:
+        fd = os.open(path, os.O_WRONLY)
+    except OSError:
+        return False
+    try:
+        if os.write(fd, data) != len(data):
+            return False
+        os.ftruncate(fd, len(data))
+        os.fsync(fd)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def remove_temporaries(run_dir: Path) -> None:
+    """Delete the temporary files a killed writer left in the run folder and its checkpoints (the caller holds
+    the run's lock, so no live writer owns them)."""
+    for folder in (run_dir, run_dir / CHECKPOINTS):
+        for tmp in folder.glob(f".*{TMP_SUFFIX}"):
+            tmp.unlink(missing_ok=True)
 
 
 class EventLog:
     """Appends events to events.jsonl, one complete line per write, so a kill loses at most nothing.
 
     Each line goes out in one write() on an O_APPEND descriptor, so the file always ends on a line
-    boundary the kernel has accepted; fsync is left to checkpoints, where it costs little.
+    boundary the kernel has accepted; fsync is left to checkpoints, where it costs little. A write the
+    disk cuts short (full) is undone, so the log never ends in a fragment, and raises OSError naming the file.
     """
 
     def __init__(self, run_dir: Path):
         self.path = run_dir / EVENTS
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._size = os.fstat(self._fd).st_size  # where the next line starts (only this writer appends)
 
     def write(self, event: Event) -> None:
         data = event.to_dict()
@@ -90,7 +190,19 @@ class EventLog:
             line = json.dumps(data, separators=(",", ":"), allow_nan=False)
         except ValueError:  # a diverged loss: NaN/inf are not JSON, so they are written as null
             line = json.dumps(_finite(data), separators=(",", ":"), allow_nan=False)
-        os.write(self._fd, (line + "\n").encode())
+        self._append((line + "\n").encode())
+
+    def _append(self, data: bytes) -> None:
+        """The whole line or nothing: os.write may take only part of it when the disk fills."""
+        try:
+            write_all(self._fd, data)
+        except OSError as exc:
+            try:
+                os.ftruncate(self._fd, self._size)  # drop the fragment: the log ends on its last whole line
+            except OSError:
+                pass
+            raise OSError(exc.errno, exc.strerror, str(self.path)) from None
+        self._size += len(data)
 
     def sync(self) -> None:
         os.fsync(self._fd)
@@ -118,7 +230,7 @@ def send_control(run_dir: Path, message: dict[str, Any]) -> None:
     line = json.dumps(message, separators=(",", ":")) + "\n"
     fd = os.open(run_dir / CONTROL, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        os.write(fd, line.encode())
+        write_all(fd, line.encode())  # a full disk raises, for the caller to say, rather than drop the request's end
     finally:
         os.close(fd)
 

@@ -15,7 +15,7 @@ from vitui.core import runfolder
 from vitui.core.events import Evaluation, Log
 from vitui.core.runfolder import RunInfo
 from vitui.core.settings import IMAGEFOLDER, split_dataset
-from vitui.render.formats import format_duration, format_point, format_start, format_value, si
+from vitui.render.formats import format_duration, format_point, format_start, format_value, plain, safe_text, si
 from vitui.render.runs import STATE_STYLES
 from vitui.render.tables import config_table, confusion_table, evaluation_table
 
@@ -51,14 +51,15 @@ def comparison_table(runs: list[RunInfo]) -> Table:
         # so the table fits 80 columns.
         best = "-"
         if row["best"] is not None:
-            name = row["best_name"] or "best"
-            best = f"{format_value(name, row['best']).removeprefix(name + ' ')}\n{name}"
+            name = plain(row["best_name"] or "best")
+            best = f"{plain(format_value(name, row['best'])).removeprefix(name + ' ')}\n{name}"
         reached = "-"
         if row["best_time"] is not None:
             where = format_point(run.config, row["best_step"] or 0, row["best_epoch"] or 0)
             reached = f"{where}\n{format_duration(row['best_time'])}"
-        table.add_row(_two_lines(row["run"]), str(row["model"]), str(row["dataset"]), si(row["params"]), si(row["macs"]),
-                      "-" if row["img/s"] is None else f"{row['img/s']:,.0f}", best, reached)
+        table.add_row(Text(_two_lines(plain(row["run"]))), safe_text(row["model"]), safe_text(row["dataset"]),
+                      si(row["params"]), si(row["macs"]), "-" if row["img/s"] is None else f"{row['img/s']:,.0f}",
+                      Text(best), reached)
     return table
 
 
@@ -84,12 +85,12 @@ def last_evaluation_and_error(run_dir: Path) -> tuple[Evaluation | None, str | N
 
 def show_run(console: Console, run_dir: Path) -> None:
     run = runfolder.load_run(run_dir)
-    console.print(f"[bold]{run.name}[/]  {run_dir}")
+    console.print(Text.assemble((plain(run.name), "bold"), "  ", plain(run_dir)))
     status = Table.grid(padding=(0, 2))
     detail = run.status.get("detail") or ""
     # "stopped by SIGTERM" says the state already; "failed (crashed)  worker process died ..." does not.
     said = detail if detail.startswith(run.state) else f"{run.state_label}  {detail}".strip()
-    status.add_row("status", Text(said, style=STATE_STYLES.get(run.state, "")))
+    status.add_row("status", safe_text(said, STATE_STYLES.get(run.state, "")))
     status.add_row("started", format_start(run.started))
     status.add_row("duration", format_duration(run.duration))
     resumed = run.status.get("resumed")
@@ -103,12 +104,12 @@ def show_run(console: Console, run_dir: Path) -> None:
     if metrics:
         table = Table("metric", "value", title="final metrics", title_justify="left")
         for key, value in metrics.items():
-            table.add_row(key, format_value(key, value).removeprefix(key + " "))
+            table.add_row(safe_text(key), safe_text(format_value(key, value).removeprefix(key + " ")))
         best = run.summary.get("best") or {}
         if best.get("value") is not None:
             when = format_point(run.config, best.get("step", 0), best.get("epoch", 0))
-            table.add_row(f"best {best.get('name')}", f"{format_value(best['name'], best['value']).split(' ', 1)[1]}"
-                          f" ({when})")
+            table.add_row(safe_text(f"best {best.get('name')}"),
+                          safe_text(f"{format_value(best['name'], best['value']).split(' ', 1)[1]} ({when})"))
         console.print(table)
     evaluation, error = last_evaluation_and_error(run_dir)
     if evaluation is not None:
@@ -116,5 +117,5 @@ def show_run(console: Console, run_dir: Path) -> None:
         if len(evaluation.class_names) <= 12:
             console.print(confusion_table(evaluation))
     if run.state == "failed" and error:
-        console.print("[red]last error:[/]")
-        console.print(error.rstrip(), markup=False)
+        console.print(Text("last error:", style="red"))
+        console.print(safe_text(error.rstrip(), lines=True))

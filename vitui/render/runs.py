@@ -15,7 +15,7 @@ from vitui.core import runfolder
 from vitui.comparison import config_differences
 from vitui.core.errors import ConfigError
 from vitui.core.experiments import resolve
-from vitui.render.formats import format_duration, format_value, short_value
+from vitui.render.formats import format_duration, format_value, plain, short_value
 
 STATE_STYLES = {"running": "cyan", "completed": "green", "stopped": "yellow", "failed": "red", "crashed": "red"}
 
@@ -96,8 +96,8 @@ def sort_runs(runs: list[runfolder.RunInfo], column: int, descending: bool) -> l
 
 
 def row_texts(runs: list[runfolder.RunInfo]) -> list[list[str]]:
-    """Each run's text in every column, its settings rarest first."""
-    rows = [[column.text(r) for column in RUN_COLUMNS] for r in runs]
+    """Each run's text in every column, its settings rarest first; names and settings are untrusted, so plain."""
+    rows = [[plain(column.text(r)) for column in RUN_COLUMNS] for r in runs]
     for row, settings in zip(rows, rarest_first([row[SETTINGS] for row in rows])):
         row[SETTINGS] = settings
     return rows
@@ -127,6 +127,6 @@ def runs_table(runs: list[runfolder.RunInfo], width: int) -> Table:
     for i in shown:
         table.add_column(RUN_COLUMNS[i].title, no_wrap=i != SETTINGS, overflow="fold")  # settings fold, never cut
     for row in cells:
-        row[STATUS] = Text(row[STATUS], style=STATE_STYLES.get(row[STATUS], ""))
-        table.add_row(*(row[i] for i in shown))
+        # Text, not str: a str cell is markup, and a "[/]" in a run's name would end the listing.
+        table.add_row(*(Text(row[i], style=STATE_STYLES.get(row[i], "") if i == STATUS else "") for i in shown))
     return table

@@ -12,6 +12,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from vitui.core import runfolder
 from vitui.core.resume import last_checkpoint
+from vitui.render.formats import plain
 from vitui.widgets.keys import KeysInOrder
 from vitui.widgets.runtable import RunTable
 from vitui.messages import OpenRun, ResumeRun, ShowLauncher
@@ -67,13 +68,13 @@ class RunsBrowserScreen(Screen):
         return cast("VituiApp", self.app).runs_dir
 
     def compose(self) -> ComposeResult:
-        yield Static("", id="browser-title")
+        yield Static("", id="browser-title", markup=False)  # folder names and filters are text, never markup
         yield RunTable(id="run-table")
-        yield Static("", id="browser-empty")
+        yield Static("", id="browser-empty", markup=False)
         # Not selected on focus: `/` again goes on editing the filter rather than replacing it.
         yield FilterInput(placeholder="filter: words from any column (enter keeps it, esc clears it)",
                           id="browser-filter", compact=True, select_on_focus=False)
-        yield Static("", id="browser-hint")
+        yield Static("", id="browser-hint", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -104,7 +105,7 @@ class RunsBrowserScreen(Screen):
 
     def show_lines(self) -> None:
         """The title, the hint under the table, and the empty state in place of an empty table."""
-        runs_dir = str(self.runs_dir)
+        runs_dir = plain(self.runs_dir)
         table = self.query_one(RunTable)
         count = f"{len(table.shown)} of {len(self.runs)}" if table.filter_text else str(len(self.runs))
         room = max(10, self.size.width - len(f" runs in   ({count}) "))
@@ -132,7 +133,7 @@ class RunsBrowserScreen(Screen):
             hint = f"space marks runs to compare ({len(self.marked)} marked); enter opens the run under the cursor"
         else:
             hint = f"{len(self.marked)} runs marked: press c to compare them"
-        self.query_one("#browser-hint", Static).update(hint)
+        self.query_one("#browser-hint", Static).update(plain(hint))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
@@ -197,7 +198,7 @@ class RunsBrowserScreen(Screen):
             return
         self.copied, self.copied_run = str(Path(current).resolve()), current
         self.app.copy_to_clipboard(self.copied)
-        self.notify(self.copied, title="copied the run folder's path")
+        self.notify(plain(self.copied), title="copied the run folder's path", markup=False)
         self.show_lines()
 
     def action_open(self) -> None:

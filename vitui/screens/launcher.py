@@ -28,6 +28,7 @@ from vitui.widgets.keys import KeysInOrder
 from vitui.core.errors import ConfigError
 from vitui.core.experiments import RunConfig, configs_dir, experiment_description, experiment_names, resolve
 from vitui.core.models import MODELS, task_of
+from vitui.render.formats import plain
 from vitui.core.settings import DATASETS, IMAGEFOLDER, check_dataset_name
 
 
@@ -86,11 +87,11 @@ class LauncherScreen(Screen):
         self._form_lock = asyncio.Lock()
 
     def compose(self) -> ComposeResult:
-        yield Static("vitui · new run", id="launcher-title")
+        yield Static("vitui · new run", id="launcher-title", markup=False)  # holds run names: text, not markup
         with Horizontal(id="launcher-body"):
             with Vertical(id="experiments"):
                 yield ExperimentList(*[Option(name, id=name) for name in experiment_names()], id="experiment-list")
-                yield Static("", id="experiment-description")
+                yield Static("", id="experiment-description", markup=False)
             with VerticalScroll(id="settings-form", can_focus=False):  # tab goes straight to the fields
                 with Horizontal(classes="row"):
                     yield Label("model", classes="setting-label")
@@ -104,7 +105,7 @@ class LauncherScreen(Screen):
                     yield SettingInput(placeholder="folder or .tar.gz with one subfolder per class",
                                        id="folder-input", compact=True)
                 yield Vertical(id="setting-rows")
-        yield Static("", id="form-message")
+        yield Static("", id="form-message", markup=False)  # errors quote what was typed
         yield Footer()
 
     def on_mount(self) -> None:
@@ -130,7 +131,7 @@ class LauncherScreen(Screen):
         title = "vitui · new run"
         if running:
             title += f"   ({len(running)} training: {', '.join(s.run.name for s in running[:2])}; r to see runs)"
-        self.query_one("#launcher-title", Static).update(title)
+        self.query_one("#launcher-title", Static).update(plain(title))
 
     # ------------------------------------------------------------------ loading the form
     async def load_experiment(self, name: str) -> None:
@@ -141,7 +142,7 @@ class LauncherScreen(Screen):
             self.show_message(self.load_error, error=True)
             return
         self.experiment, self.edits, self.load_error = name, {}, ""
-        self.query_one("#experiment-description", Static).update(experiment_description(name))
+        self.query_one("#experiment-description", Static).update(plain(experiment_description(name)))
         await self.set_config(config)
 
     async def set_config(self, config: RunConfig) -> None:
@@ -305,7 +306,7 @@ class LauncherScreen(Screen):
 
     def show_message(self, text: str, error: bool = False) -> None:
         message = self.query_one("#form-message", Static)
-        message.update(text)
+        message.update(plain(text))
         message.set_class(error, "error")
 
     # ------------------------------------------------------------------ actions

@@ -25,6 +25,7 @@ from vitui.widgets.logpanel import LogPanel
 from vitui.widgets.misclassified import MisclassifiedView
 from vitui.widgets.names import NamesPanel
 from vitui.widgets.progress import RunStatusBar
+from vitui.render.formats import plain
 from vitui.render.tables import config_table
 from vitui.widgets.results import ResultsView
 
@@ -245,7 +246,7 @@ class LiveRunScreen(RunScreen):
             except (RuntimeError, OSError) as exc:
                 reason = self._send_error = f"could not ask the worker: {exc}"
         if reason:  # the run ended or the request failed since the panel last heard: say so, never drop it quietly
-            self.notify(f"temperature not changed: {reason}", severity="warning")
+            self.notify(plain(f"temperature not changed: {reason}"), severity="warning", markup=False)
         self._update_controls()
 
 
