@@ -94,6 +94,10 @@ class CheckpointWriter:
     """
 
     def __init__(self, folder: Path, before_rename: Callable[[], None] | None = None):
+        # torch now, before training: the NumPy MLP would otherwise import it at its first checkpoint, and the
+        # second that takes (holding the GIL) would stall the loop and delay the checkpoints after it.
+        import torch  # noqa: F401
+
         self.folder = folder
         self._before_rename = before_rename
         self._pending: dict[str, dict[str, Any]] = {}  # name -> payload, in the order submitted
