@@ -10,6 +10,8 @@ import time
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
+from vitui.core.eventcheck import SHAPES, BadEvent, field_check
+
 
 @dataclass
 class Event:
@@ -131,10 +133,29 @@ EVENT_TYPES: dict[str, type[Event]] = {
 }
 
 
-def event_from_dict(data: dict[str, Any]) -> Event:
-    """Rebuild an event from its JSON form; unknown keys are ignored so old logs stay readable."""
-    cls = EVENT_TYPES.get(data.get("kind", ""))
+def event_from_dict(data: Any) -> Event:
+    """Rebuild an event from its JSON form; unknown keys are ignored so old logs stay readable. Raises ValueError
+    (BadEvent) for anything that is not a well-formed event: not an object, an unknown kind, a field of the wrong
+    type, pictures or maps of inconsistent shapes."""
+    if not isinstance(data, dict):
+        raise BadEvent(f"not a JSON object but {type(data).__name__}")
+    kind = data.get("kind")
+    cls = EVENT_TYPES.get(kind) if isinstance(kind, str) else None
     if cls is None:
-        raise ValueError(f"unknown event kind {data.get('kind')!r}")
-    names = {f.name for f in fields(cls)}
-    return cls(**{k: v for k, v in data.items() if k in names})
+        raise BadEvent(f"unknown event kind {kind!r}")
+    checks = _FIELD_CHECKS.get(kind) or _FIELD_CHECKS.setdefault(kind, _checks_of(cls))
+    try:
+        event = cls(**{name: check(data[name]) for name, check in checks.items() if name in data})
+    except TypeError as exc:  # a required field is missing
+        raise BadEvent(f"{kind} event: {exc}") from None
+    shape = SHAPES.get(kind)
+    if shape is not None:
+        shape(vars(event))
+    return event
+
+
+def _checks_of(cls: type[Event]) -> dict[str, Any]:
+    return {f.name: field_check(str(f.type), f.name) for f in fields(cls)}
+
+
+_FIELD_CHECKS: dict[str, dict[str, Any]] = {kind: _checks_of(cls) for kind, cls in EVENT_TYPES.items()}

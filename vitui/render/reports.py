@@ -16,7 +16,7 @@ from vitui.core.events import Evaluation, Log
 from vitui.core.runfolder import RunInfo
 from vitui.core.settings import IMAGEFOLDER, split_dataset
 from vitui.render.formats import format_duration, format_point, format_start, format_value, si
-from vitui.render.runs import STATE_STYLES
+from vitui.render.runs import state_style
 from vitui.render.tables import config_table, confusion_table, evaluation_table
 
 
@@ -84,14 +84,20 @@ def last_evaluation_and_error(run_dir: Path) -> tuple[Evaluation | None, str | N
 
 def show_run(console: Console, run_dir: Path) -> None:
     run = runfolder.load_run(run_dir)
-    console.print(f"[bold]{run.name}[/]  {run_dir}")
+    console.print(Text.assemble((run.name, "bold"), f"  {run_dir}"))
     status = Table.grid(padding=(0, 2))
     detail = run.status.get("detail") or ""
     # "stopped by SIGTERM" says the state already; "failed (crashed)  worker process died ..." does not.
     said = detail if detail.startswith(run.state) else f"{run.state_label}  {detail}".strip()
-    status.add_row("status", Text(said, style=STATE_STYLES.get(run.state, "")))
+    status.add_row("status", Text(said, style=state_style(run.state)))
     status.add_row("started", format_start(run.started))
     status.add_row("duration", format_duration(run.duration))
+    if run.tags:
+        status.add_row("tags", Text(" ".join(run.tags)))
+    if run.note:
+        status.add_row("note", Text(run.note))
+    if run.archived:
+        status.add_row("archived", "yes (hidden from `vitui runs list`; `vitui runs unarchive` brings it back)")
     console.print(status)
 
     console.print(config_table(run.config))
