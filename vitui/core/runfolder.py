@@ -314,6 +314,10 @@ def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
+class Timestamp(float):
+    """A type tag for _typed: Unix seconds a clock can show (1970 to 5138), not just any number."""
+
+
 def _typed(data: dict[str, Any], types: dict[str, type]) -> dict[str, Any]:
     """`data` less the keys named in `types` whose values are of another type (floats: finite numbers)."""
     out = dict(data)
@@ -321,15 +325,19 @@ def _typed(data: dict[str, Any], types: dict[str, type]) -> dict[str, Any]:
         if key not in out:
             continue
         value = out[key]
-        ok = _number(value) if kind is float else isinstance(value, kind) and not (
-            kind is int and isinstance(value, bool))
+        if kind is Timestamp:
+            ok = _number(value) and 0 <= value < 1e11
+        elif kind is float:
+            ok = _number(value)
+        else:
+            ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
         if not ok:
             del out[key]
     return out
 
 
-STATUS_TYPES = {"state": str, "detail": str, "host": str, "pid": int, "time": float, "started": float,
-                "ended": float, "heartbeat": float}
+STATUS_TYPES = {"state": str, "detail": str, "host": str, "pid": int, "time": Timestamp, "started": Timestamp,
+                "ended": Timestamp, "heartbeat": Timestamp}
 CONFIG_TYPES = {"task": str, "experiment": str, "model": str, "dataset": str, "model_args": dict, "log_every": int,
                 "eval_every": int, "iterations": int, "epochs": int}
 SUMMARY_TYPES = {"metrics": dict, "model": dict, "best": dict}
@@ -443,7 +451,8 @@ class RunInfo:
         if state == "unreadable":
             return f"unreadable ({self.problem})"
         if state == "unknown":
-            return "unknown (no status.json)" if not self.status else "unknown (no known state in status.json)"
+            missing = not os.path.lexists(self.path / STATUS)
+            return "unknown (no status.json)" if missing else "unknown (no known state in status.json)"
         if state == "stale":
             beat = self.heartbeat
             when = "-" if beat is None else time.strftime(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.table import Table
+from rich.text import Text
 
 from vitui.core.events import Evaluation
 from vitui.core.experiments import flatten_config
@@ -15,7 +16,7 @@ def evaluation_table(ev: Evaluation) -> Table:
     for name in ("class", "precision", "recall", "f1", "support"):
         table.add_column(name, justify="left" if name == "class" else "right")
     for i, cls in enumerate(ev.class_names):
-        table.add_row(cls, f"{ev.precision[i]:.3f}", f"{ev.recall[i]:.3f}", f"{ev.f1[i]:.3f}", str(ev.support[i]))
+        table.add_row(Text(cls), f"{ev.precision[i]:.3f}", f"{ev.recall[i]:.3f}", f"{ev.f1[i]:.3f}", str(ev.support[i]))
     return table
 
 
@@ -23,9 +24,9 @@ def confusion_table(ev: Evaluation) -> Table:
     table = Table(title="confusion matrix (rows: true, columns: predicted)", title_justify="left")
     table.add_column("")
     for cls in ev.class_names:
-        table.add_column(cls[:6], justify="right")
+        table.add_column(Text(cls[:6]), justify="right")
     for cls, row in zip(ev.class_names, ev.confusion):
-        table.add_row(cls[:12], *(str(v) for v in row))
+        table.add_row(Text(cls[:12]), *(str(v) for v in row))
     return table
 
 
@@ -33,5 +34,5 @@ def config_table(config: dict[str, Any]) -> Table:
     """Every resolved setting of the run, as recorded in its config.json."""
     table = Table("setting", "value", title="config", title_justify="left", show_edge=False)
     for key, value in flatten_config(config).items():
-        table.add_row(key, repr(value))
+        table.add_row(Text(key), Text(repr(value)))  # Text, not markup: a run folder may hold "[/]"
     return table
