@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from runners.context import RunContext, StopRequested
+from runners.heartbeat import Heartbeat
 from vitui.core import runfolder, stops
 from vitui.core.errors import ConfigError
 from vitui.core.events import Log, Status
@@ -43,10 +44,13 @@ def worker_main(run_dir: str, data_dir: str | None, events: Any, control: Any) -
     started = time.time()
 
     def finish(state: str, detail: str = "", **extra: Any) -> None:
+        heartbeat.stop()
         ctx.emit(Status(state=state, detail=detail))
         runfolder.write_status(run_path, state, detail, pid=os.getpid(), started=started, ended=time.time(), **extra)
 
     runfolder.write_status(run_path, "running", pid=os.getpid(), started=started)
+    heartbeat = Heartbeat(run_path)
+    heartbeat.start()
     ctx.emit(Status(state="running"))
     code = 0
     try:
@@ -70,6 +74,7 @@ def worker_main(run_dir: str, data_dir: str | None, events: Any, control: Any) -
         finish("failed", message)
         code = 1
     finally:
+        heartbeat.stop()
         ctx.log_file.close()
         lock.release()
         if events is not None:
