@@ -62,27 +62,38 @@ def parse(data: bytes | str) -> Any:
         raise ValueError("JSON nested too deep") from None
 
 
-def open_regular(path: Path) -> BinaryIO:
-    """A regular file opened for reading in binary; OSError with a short reason for anything else (a FIFO, a
-    device, a folder). Opened without blocking, so a FIFO in place of a file cannot hang the reader."""
+def _open_fd(path: Path) -> int:
+    """A descriptor on a regular file; OSError with a short reason for anything else (a FIFO, a device, a
+    folder). Opened without blocking, so a FIFO in place of a file cannot hang the reader."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
-            raise OSError(f"{path.name} is {_kind(mode)}, not a file")
+            raise OSError(f"{Path(path).name} is {_kind(mode)}, not a file")
     except BaseException:
         os.close(fd)
         raise
-    return os.fdopen(fd, "rb")
+    return fd
+
+
+def open_regular(path: Path) -> BinaryIO:
+    """A regular file opened for reading in binary; OSError with a short reason for anything else."""
+    return os.fdopen(_open_fd(path), "rb")
 
 
 def read_bytes(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
     """The bytes of a regular file of at most `limit` bytes; OSError with a short reason otherwise."""
-    with open_regular(path) as fh:
-        data = fh.read(limit + 1)
-    if len(data) > limit:
-        raise OSError(f"{path.name} is larger than {limit >> 20} MiB")
-    return data
+    fd = _open_fd(path)
+    try:
+        chunks, size = [], 0
+        while chunk := os.read(fd, 1 << 16):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                raise OSError(f"{Path(path).name} is larger than {limit >> 20} MiB")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def _kind(mode: int) -> str:

@@ -502,23 +502,37 @@ def run_folders(runs_dir: Path) -> Iterator[tuple[Path, str]]:
     """The run folders in `runs_dir` by name, each with why it cannot be looked into ("" when it can): every
     folder holding a config.json (of any kind), or that this process may not look into. Hidden folders (the
     trash) are left out."""
+    for entry in folder_entries(runs_dir):
+        problem = run_folder_problem(entry.path)
+        if problem is not None:
+            yield Path(entry.path), problem
+
+
+def folder_entries(runs_dir: Path) -> list[os.DirEntry]:
+    """The folders (or links to folders) in `runs_dir` by name, hidden ones left out; none if it cannot be read."""
     try:
         entries = sorted(os.scandir(runs_dir), key=lambda e: e.name)
     except OSError:
-        return
+        return []
+    found = []
     for entry in entries:
-        if entry.name.startswith("."):
-            continue
         try:
-            if not entry.is_dir():
-                continue
-            os.lstat(os.path.join(entry.path, CONFIG))
-        except FileNotFoundError:
-            continue  # a folder of something else
-        except OSError as exc:
-            yield Path(entry.path), jsonfile.reason(exc, Path(entry.path))
+            if not entry.name.startswith(".") and entry.is_dir():
+                found.append(entry)
+        except OSError:
             continue
-        yield Path(entry.path), ""
+    return found
+
+
+def run_folder_problem(path: str) -> str | None:
+    """None when the folder is not a run's (no config.json); else why it cannot be looked into, "" when it can."""
+    try:
+        os.lstat(os.path.join(path, CONFIG))
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return jsonfile.reason(exc, Path(path))
+    return ""
 
 
 def list_runs(runs_dir: Path) -> list[RunInfo]:
