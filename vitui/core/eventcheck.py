@@ -18,48 +18,56 @@ class BadEvent(ValueError):
     """A log line that parses as JSON but is not a well-formed event."""
 
 
+# Checked by exact type, not isinstance: True is not a step, and type() is the fastest test there is (a 1M-line
+# log runs these five million times).
+NUMBER_TYPES = (int, float)
+
+
 def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return type(value) in NUMBER_TYPES
 
 
 def _check_int(value: Any) -> Any:
-    if isinstance(value, int) and not isinstance(value, bool):
+    if type(value) is int:
         return value
-    if isinstance(value, float) and value.is_integer():  # 3.0: a count a trainer computed in floats
+    if type(value) is float and value.is_integer():  # 3.0: a count a trainer computed in floats
         return int(value)
     raise BadEvent(f"expected a whole number, got {type(value).__name__}")
 
 
 def _check_float(value: Any) -> Any:
+    if type(value) in NUMBER_TYPES:
+        return value
     if value is None:
         return math.nan  # the worker writes NaN and infinity as null
-    if _number(value):
-        return value
     raise BadEvent(f"expected a number, got {type(value).__name__}")
 
 
 def _check_time(value: Any) -> Any:
-    if _number(value) and math.isfinite(value):
+    if type(value) in NUMBER_TYPES and math.isfinite(value):
         return value
     raise BadEvent("expected a time in seconds")
 
 
 def _check_str(value: Any) -> Any:
-    if isinstance(value, str):
+    if type(value) is str:
         return value
     raise BadEvent(f"expected text, got {type(value).__name__}")
 
 
 def _check_bool(value: Any) -> Any:
-    if isinstance(value, bool):
+    if type(value) is bool:
         return value
     raise BadEvent(f"expected true or false, got {type(value).__name__}")
 
 
 def _check_figures(value: Any) -> Any:
     """A metric's values: names to numbers, null for a non-finite one (kept as None: the charts skip it)."""
-    if not isinstance(value, dict) or not all(v is None or _number(v) for v in value.values()):
+    if type(value) is not dict:
         raise BadEvent("expected names mapped to numbers")
+    for v in value.values():
+        if type(v) not in NUMBER_TYPES and v is not None:
+            raise BadEvent("expected names mapped to numbers")
     return value
 
 
@@ -68,7 +76,7 @@ LEAVES: dict[str, Check] = {"int": _check_int, "float": _check_float, "str": _ch
 
 def _list_of(inner: Check) -> Check:
     def check(value: Any) -> Any:
-        if not isinstance(value, list):
+        if type(value) is not list:
             raise BadEvent(f"expected a list, got {type(value).__name__}")
         return [inner(v) for v in value]
     return check

@@ -137,15 +137,15 @@ def event_from_dict(data: Any) -> Event:
     """Rebuild an event from its JSON form; unknown keys are ignored so old logs stay readable. Raises ValueError
     (BadEvent) for anything that is not a well-formed event: not an object, an unknown kind, a field of the wrong
     type, pictures or maps of inconsistent shapes."""
-    if not isinstance(data, dict):
+    if type(data) is not dict:
         raise BadEvent(f"not a JSON object but {type(data).__name__}")
     kind = data.get("kind")
-    cls = EVENT_TYPES.get(kind) if isinstance(kind, str) else None
+    cls = EVENT_TYPES.get(kind) if type(kind) is str else None
     if cls is None:
         raise BadEvent(f"unknown event kind {kind!r}")
     checks = _FIELD_CHECKS.get(kind) or _FIELD_CHECKS.setdefault(kind, _checks_of(cls))
     try:
-        event = cls(**{name: check(data[name]) for name, check in checks.items() if name in data})
+        event = cls(**{name: check(data[name]) for name, check in checks if name in data})
     except TypeError as exc:  # a required field is missing
         raise BadEvent(f"{kind} event: {exc}") from None
     shape = SHAPES.get(kind)
@@ -154,8 +154,8 @@ def event_from_dict(data: Any) -> Event:
     return event
 
 
-def _checks_of(cls: type[Event]) -> dict[str, Any]:
-    return {f.name: field_check(str(f.type), f.name) for f in fields(cls)}
+def _checks_of(cls: type[Event]) -> tuple[tuple[str, Any], ...]:
+    return tuple((f.name, field_check(str(f.type), f.name)) for f in fields(cls))
 
 
-_FIELD_CHECKS: dict[str, dict[str, Any]] = {kind: _checks_of(cls) for kind, cls in EVENT_TYPES.items()}
+_FIELD_CHECKS: dict[str, tuple[tuple[str, Any], ...]] = {kind: _checks_of(cls) for kind, cls in EVENT_TYPES.items()}
