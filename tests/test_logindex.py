@@ -40,7 +40,7 @@ def test_progress_is_reported_in_chunks(run, monkeypatch):
     from vitui import runstate
 
     real = runstate.load_run_state
-    monkeypatch.setattr(logindex, "load_run_state", lambda *a, **k: real(*a, chunk=50, **k))
+    monkeypatch.setattr(logindex, "load_run_state", lambda *a, **k: real(*a, chunk=20, **k))
     seen = []
     LogIndex().read(run, progress=lambda done, total: seen.append((done, total)))
     assert len(seen) >= 3 and all(total == os.path.getsize(run / runfolder.EVENTS) for _, total in seen)
