@@ -332,7 +332,7 @@ class RunsBrowserScreen(Screen):
         if not runs:
             return
         lines = [f"{r.name}  {status_text(r)}  {_size(r.path)}" for r in runs]
-        trash = str(cleanup.trash_dir(self.runs_dir))
+        trash = fit_path(str(cleanup.trash_dir(self.runs_dir)), 56)
         self.app.push_screen(ConfirmDeleteDialog(lines, trash), lambda yes: self._delete(runs) if yes else None)
 
     def _delete(self, runs: list[runfolder.RunInfo]) -> None:
