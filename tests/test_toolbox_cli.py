@@ -14,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from app_fakes import cnn_script, write_run
+from conftest import require, run_vitui, shared_data
 from vitui.cli import app
 from vitui.core import cleanup, notes, runfolder
 from vitui.core.experiments import resolve
@@ -161,3 +162,17 @@ def test_a_live_run_is_refused(runs):
         os.kill(holder.pid, signal.SIGKILL)
         holder.join()
     assert vitui("runs", "delete", a.name, runs_dir=runs_dir).exit_code == 0  # crashed now: it may go
+
+
+@pytest.mark.slow
+def test_sample_json_parses_from_a_real_run(tmp_path):
+    require(shared_data() / "dinos.txt")
+    trained = run_vitui("run", "rnn-dinos", "--no-tui", "--runs-dir", str(tmp_path), "--data-dir", str(shared_data()),
+                        "--set", "iterations=200", "--set", "eval_every=100", "--set", "log_every=100")
+    assert trained.returncode == 0, trained.stderr
+    sampled = run_vitui("sample", "rnn-dinos", "--n", "5", "--seed", "1", "--json", "--runs-dir", str(tmp_path))
+    assert sampled.returncode == 0, sampled.stderr
+    data = json.loads(sampled.stdout)
+    assert len(data["names"]) == 5 and data["seed"] == 1 and data["novel"] == sum(n["novel"] for n in data["names"])
+    shown = json.loads(run_vitui("runs", "show", "rnn-dinos", "--json", "--runs-dir", str(tmp_path)).stdout)
+    assert shown["state"] == "completed" and shown["summary"]["best"]["name"] == "val_loss"
