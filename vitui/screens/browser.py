@@ -8,6 +8,7 @@ table answers keys at once with thousands of runs; the listing lands as one Runs
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -22,7 +23,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from vitui.core import cleanup, notes, runfolder
 from vitui.core.runcache import RunCache
-from vitui.render.runs import visible_runs
+from vitui.render.runs import tags_text, visible_runs
 from vitui.widgets.keys import KeysInOrder
 from vitui.widgets.runtable import RunTable
 from vitui.messages import OpenRun, ShowLauncher
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
     from vitui.app import VituiApp
 
 REFRESH_S = 2.0  # runs started or finished elsewhere show up within this
+LISTING_SHARE = 0.1  # the listing thread's share of the time at most: a slow listing (thousands of runs on a busy
+# machine or a network disk) is repeated less often, so it does not hold the interface's thread back
 RUN_ACTIONS = ("open", "mark", "compare", "filter", "sort", "reverse_sort", "copy_path", "edit_note", "edit_tags",
                "delete")  # the keys that need a run
 
@@ -72,9 +75,10 @@ class RunsBrowserScreen(Screen):
     class RunsListed(Message):
         """A listing of the runs folder, made in a thread."""
 
-        def __init__(self, runs: list[runfolder.RunInfo]):
+        def __init__(self, runs: list[runfolder.RunInfo], seconds: float):
             super().__init__()
             self.runs = runs
+            self.seconds = seconds  # how long the listing took
 
     def __init__(self) -> None:
         super().__init__()
@@ -105,7 +109,7 @@ class RunsBrowserScreen(Screen):
     def on_mount(self) -> None:
         self.query_one(FilterInput).display = False
         self.refresh_runs()  # focuses the table if there are runs
-        self.set_interval(REFRESH_S, self.refresh_runs)
+        self._refresh_timer = self.set_timer(REFRESH_S, self.refresh_runs)
 
     def on_screen_resume(self) -> None:
         self.refresh_runs()
@@ -119,18 +123,21 @@ class RunsBrowserScreen(Screen):
 
     @work(thread=True, exclusive=True, group="list-runs", exit_on_error=False, description="list the runs folder")
     def list_runs(self) -> None:
+        started = time.monotonic()
         runs = self.cache.list(self.runs_dir)
         table = self.query_one(RunTable)
         for run in runs:  # each row's texts now, here, rather than on the UI thread
             table.texts.texts(run)
         table.texts.forget_missing(runs)
-        self.post_message(self.RunsListed(runs))
+        self.post_message(self.RunsListed(runs, time.monotonic() - started))
 
     def on_runs_browser_screen_runs_listed(self, message: "RunsBrowserScreen.RunsListed") -> None:
         unchanged = (self.listed and len(message.runs) == len(self.all_runs)
                      and all(new is old for new, old in zip(message.runs, self.all_runs))
                      and not any(r.state in ("created", "running") for r in self.runs))
         self.all_runs, self.listed = message.runs, True
+        self._refresh_timer.stop()
+        self._refresh_timer = self.set_timer(max(REFRESH_S, message.seconds / LISTING_SHARE), self.refresh_runs)
         if not unchanged:  # nothing to redraw when no folder changed and no run's time is ticking
             self.show_runs()
 
@@ -182,8 +189,8 @@ class RunsBrowserScreen(Screen):
         elif table.matching > len(table.shown) and table.current_run() == str(table.shown[-1].path):
             hint = (f"the first {len(table.shown)} of {table.matching:,} runs in this order: / finds the others, "
                     f"S reverses the order")
-        elif current is not None and current.note:
-            hint = f"note: {current.note}"
+        elif current is not None and (current.note or current.tags):
+            hint = "  ".join(filter(None, (tags_text(current), current.note and f"note: {current.note}")))
         elif len(self.marked) < 2:
             hint = f"space marks runs to compare ({len(self.marked)} marked); enter opens the run under the cursor"
         else:
