@@ -263,16 +263,14 @@ class RunDetailScreen(RunScreen):
         self.recorded_state = info.state  # the run says "running" while its log is read
         self._progress_at = 0.0
 
-    def compose(self) -> ComposeResult:
-        yield from super().compose()
-        yield Static("", id="load-progress")
-
     def settings_off_reason(self) -> str:
         return ended_reason(self.recorded_state)
 
     def on_mount(self) -> None:
         super().on_mount()
-        self.query_one("#load-progress").display = False
+        progress = Static("", id="load-progress")
+        progress.display = False
+        self.mount(progress, after=self.query_one(Panels))  # a line under the panels, above the footer
         # An app worker, so the app's one handler reports a failure.
         self.app.run_worker(self.load_log, thread=True, exit_on_error=False, description="read the run's log")
 
