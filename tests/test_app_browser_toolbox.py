@@ -1,5 +1,7 @@
 """The runs browser with notes, tags, delete and restore, at 80x24 (Pilot, scripted run folders)."""
 
+import contextlib
+
 import pytest
 
 from app_fakes import T0, mlp_script, run_async, screen_text, wait_until, widget_text, write_run
@@ -28,18 +30,20 @@ def names(screen):
     return [r.name for r in screen.query_one(RunTable).shown]
 
 
-async def open_browser(pilot, app):
-    app.show_runs()
-    await wait_until(pilot, lambda: isinstance(app.screen, RunsBrowserScreen) and app.screen.runs)
-    return app.screen
+@contextlib.asynccontextmanager
+async def browsing(runs_dir):
+    """The app at 80x24 on the runs browser: (pilot, app, screen)."""
+    app = make_app(runs_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.show_runs()
+        await wait_until(pilot, lambda: isinstance(app.screen, RunsBrowserScreen) and app.screen.runs)
+        yield pilot, app, app.screen
 
 
 @run_async
 async def test_note_and_tags_edited_shown_and_filtered(runs):
     runs_dir, made = runs
-    app = make_app(runs_dir)
-    async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_browser(pilot, app)
+    async with browsing(runs_dir) as (pilot, app, screen):
         newest = made[-1]
         await pilot.press("e")
         await wait_until(pilot, lambda: isinstance(app.screen, EditDialog))
@@ -64,9 +68,7 @@ async def test_note_and_tags_edited_shown_and_filtered(runs):
 @run_async
 async def test_delete_asks_shows_what_goes_and_u_restores(runs):
     runs_dir, made = runs
-    app = make_app(runs_dir)
-    async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_browser(pilot, app)
+    async with browsing(runs_dir) as (pilot, app, screen):
         await pilot.press("space", "space")  # marks the two newest
         await pilot.press("d")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDeleteDialog))
@@ -92,9 +94,7 @@ async def test_a_live_run_is_not_deleted_and_archived_runs_hide(runs):
     runfolder.write_json_atomic(made[2] / runfolder.STATUS, {"state": "running", "time": T0, "host": "another-host",
                                                              "heartbeat": 4e9, "started": T0})  # beats in the future
     notes.set_archived(made[0], True)
-    app = make_app(runs_dir)
-    async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_browser(pilot, app)
+    async with browsing(runs_dir) as (pilot, app, screen):
         assert names(screen) == [made[2].name, made[1].name]
         assert "1 archived hidden" in widget_text(screen.query_one("#browser-title"))
         await pilot.press("d")

@@ -5,15 +5,13 @@ import csv
 import io
 import json
 import multiprocessing
-import os
-import signal
 import threading
 import time
 
 import pytest
 from typer.testing import CliRunner
 
-from app_fakes import cnn_script, write_run
+from app_fakes import cnn_script, lock_held, write_run
 from conftest import require, run_vitui, shared_data
 from vitui.cli import app
 from vitui.core import cleanup, notes, runfolder
@@ -138,29 +136,15 @@ def test_delete_restore_and_purge(runs):
     assert cleanup.trashed_runs(runs_dir) == []
 
 
-def hold_lock(run_dir, ready):
-    lock = runfolder.RunLock(run_dir)  # noqa: F841 - held until this process dies
-    ready.set()
-    signal.pause()
-
-
 @pytest.mark.slow
 def test_a_live_run_is_refused(runs):
     runs_dir, a, _ = runs
     runfolder.write_status(a, "running", started=time.time())
-    ctx = multiprocessing.get_context("spawn")
-    ready = ctx.Event()
-    holder = ctx.Process(target=hold_lock, args=(a, ready))
-    holder.start()
-    try:
-        assert ready.wait(30)
+    with lock_held(a):
         for command in (["runs", "delete", a.name], ["runs", "archive", a.name]):
             result = vitui(*command, runs_dir=runs_dir)
             assert result.exit_code == 2 and "is training" in result.stderr
             assert len(result.stderr.strip().splitlines()) == 1 and a.exists()
-    finally:
-        os.kill(holder.pid, signal.SIGKILL)
-        holder.join()
     assert vitui("runs", "delete", a.name, runs_dir=runs_dir).exit_code == 0  # crashed now: it may go
 
 
