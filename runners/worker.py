@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from runners.context import Diverged, RunContext, StopRequested
+from runners.heartbeat import Heartbeat
 from vitui.core import runfolder, stops
 from vitui.core.errors import ConfigError
 from vitui.core.events import Log, Resumed, Status
@@ -57,6 +58,7 @@ def worker_main(run_dir: str, data_dir: str | None, events: Any, control: Any, r
             pass
 
     def finish(state: str, detail: str = "", **extra: Any) -> None:
+        heartbeat.stop()
         report(Status(state=state, detail=detail))
         try:
             runfolder.write_status(run_path, state, detail, pid=os.getpid(), started=started, ended=time.time(),
@@ -64,9 +66,11 @@ def worker_main(run_dir: str, data_dir: str | None, events: Any, control: Any, r
         except OSError:
             pass  # not even in place: the parent records the end when it reaps this process
 
+    heartbeat = Heartbeat(run_path)
     code = 0
     try:
         runfolder.write_status(run_path, "running", pid=os.getpid(), started=started, **history)
+        heartbeat.start()
         ctx.emit(Status(state="running"))
         if resume:
             _announce_resume(ctx, history["resumed"])
@@ -105,6 +109,7 @@ def worker_main(run_dir: str, data_dir: str | None, events: Any, control: Any, r
         finish("failed", message)
         code = 1
     finally:
+        heartbeat.stop()
         try:
             ctx.log_file.close()
         except OSError:

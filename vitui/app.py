@@ -28,6 +28,7 @@ from vitui.core.experiments import RunConfig
 from vitui.core.resume import check_resume, resume_settings
 from vitui.messages import (LaunchRequested, OpenRun, ResumeRun, RunFinished, RunUpdated, ShowLauncher, ShowRuns,
                             StopRun)
+from vitui.notice import notice_mode, notice_sequence
 from vitui.render.formats import plain
 from vitui.runstate import RunState
 from vitui.screens.help import HelpScreen
@@ -72,8 +73,10 @@ class VituiApp(App[int]):
     ]
 
     def __init__(self, runs_dir: Path, data_dir: Path | None = None, *, config: RunConfig | None = None,
-                 watch: Path | None = None, start_run: Callable[..., Any] | None = None, resume: Path | None = None):
+                 watch: Path | None = None, start_run: Callable[..., Any] | None = None, resume: Path | None = None,
+                 notify: str = "off"):
         super().__init__()
+        self.notify_mode = notify  # vitui.notice: how a followed run's end is announced beyond the app
         self.runs_dir = Path(runs_dir)
         self.data_dir = data_dir
         self._initial_config = config
@@ -262,6 +265,12 @@ class VituiApp(App[int]):
         else:
             self.notify(plain(f"{name} {stops.describe_end(message.state, message.detail)}"),
                         severity="warning" if message.state == "stopped" else "information", markup=False)
+        self.write_notice(notice_sequence(self.notify_mode, "vitui", f"{name} {message.state}"))
+
+    def write_notice(self, sequence: str) -> None:
+        """A bell or an OSC notification straight to the terminal (as copy_to_clipboard writes OSC 52)."""
+        if sequence and self._driver is not None:
+            self._driver.write(sequence)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:
@@ -352,10 +361,11 @@ class VituiApp(App[int]):
 
 def make_app(runs_dir: Path | None = None, data_dir: Path | None = None, *, config: RunConfig | None = None,
              watch: Path | None = None, start_run: Callable[..., Any] | None = None,
-             resume: Path | None = None) -> VituiApp:
-    """The one way to build the app: the CLI, the tests and the snapshot tests all come through here."""
+             resume: Path | None = None, notify: str | None = None) -> VituiApp:
+    """The one way to build the app: the CLI, the tests and the snapshot tests all come through here. `notify`
+    (vitui.notice) defaults to $VITUI_NOTIFY, else off."""
     return VituiApp(runs_dir if runs_dir is not None else runfolder.default_runs_dir(), data_dir,
-                    config=config, watch=watch, start_run=start_run, resume=resume)
+                    config=config, watch=watch, start_run=start_run, resume=resume, notify=notice_mode(notify))
 
 
 def run_app(**kwargs: Any) -> int:

@@ -59,8 +59,19 @@ def is_terminal() -> bool:
 
 @app.callback(invoke_without_command=True)
 def main_callback(ctx: typer.Context, runs_dir: Optional[Path] = RUNS_DIR_OPTION,
-                  data_dir: Optional[Path] = DATA_DIR_OPTION) -> None:
+                  data_dir: Optional[Path] = DATA_DIR_OPTION,
+                  notify: Optional[str] = typer.Option(
+                      None, "--notify", metavar="off|bell|osc9|osc777",
+                      help="when a run the dashboard follows ends: a bell, or a desktop notification through the "
+                           "terminal (OSC 9 or 777) [default: $VITUI_NOTIFY or off]")) -> None:
     """With no command: open the dashboard (launcher, live runs, runs browser)."""
+    if notify is not None:
+        from vitui.notice import ENV, notice_mode
+
+        try:
+            os.environ[ENV] = notice_mode(notify)  # for the dashboard of `vitui run` and `vitui watch` too
+        except ValueError as exc:
+            raise fail(str(exc)) from None
     if ctx.invoked_subcommand is not None:
         return
     if not is_terminal():

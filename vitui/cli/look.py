@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 
 from vitui.cli.base import RUNS_DIR_OPTION, app, fail, locate_run
+from vitui.cli.output import JSON_OPTION, print_json
 
 
 @app.command()
@@ -88,7 +89,7 @@ def sample(run_name: str = typer.Argument(..., metavar="RUN", help="run folder, 
                                              help="< 1 safer names, > 1 wilder"),
            seed: Optional[int] = typer.Option(None, "--seed", min=0, help="seed for reproducible names [default: random]"),
            checkpoint: str = typer.Option("best", "--checkpoint", help="best or last"),
-           runs_dir: Optional[Path] = RUNS_DIR_OPTION) -> None:
+           runs_dir: Optional[Path] = RUNS_DIR_OPTION, as_json: bool = JSON_OPTION) -> None:
     """Sample names from a character model's checkpoint, marking those not in its training list."""
     from vitui.core.runfolder import CHECKPOINTS, load_run
 
@@ -108,6 +109,11 @@ def sample(run_name: str = typer.Argument(..., metavar="RUN", help="run folder, 
     from vitui.render.formats import plain
 
     names, novel = sample_checkpoint(found, n, temperature, seed)
+    if as_json:
+        print_json({"run": path.name, "checkpoint": found.stem, "temperature": temperature, "seed": seed,
+                    "names": [{"name": name, "novel": is_new} for name, is_new in zip(names, novel)],
+                    "novel": sum(novel)})
+        return
     names = [plain(name) for name in names]  # drawn from the checkpoint's vocabulary: untrusted text
     width = max((len(name) for name in names), default=0)
     for name, is_new in zip(names, novel):

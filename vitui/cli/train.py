@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import MISSING
 from pathlib import Path
 from typing import Optional
 
@@ -17,6 +18,7 @@ from vitui.cli.base import (
     make_console,
     runs_dir_or_default,
 )
+from vitui.cli.output import JSON_OPTION, print_json
 from vitui.core.errors import ConfigError
 
 
@@ -90,23 +92,29 @@ def watch(run_name: str = typer.Argument(..., metavar="RUN", help="run folder, n
 
 
 @app.command()
-def experiments() -> None:
+def experiments(as_json: bool = JSON_OPTION) -> None:
     """List the experiments in configs/ and what each one trains."""
     from rich.table import Table
 
     from vitui.core.experiments import experiment_description, experiment_names, load_experiment_file
     from vitui.render.formats import safe_text
 
-    table = Table("experiment", "model", "dataset", "description")
+    rows = []
     for name in experiment_names():
         data = load_experiment_file(name)
-        table.add_row(*(safe_text(text) for text in (name, data.get("model", ""), data.get("dataset", ""),
-                                                     experiment_description(name))))
+        rows.append({"name": name, "model": str(data.get("model", "")), "dataset": str(data.get("dataset", "")),
+                     "description": experiment_description(name)})
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("experiment", "model", "dataset", "description")
+    for row in rows:
+        table.add_row(*(safe_text(text) for text in row.values()))
     make_console().print(table)
 
 
 @app.command()
-def settings(experiment: str = typer.Argument(..., help="experiment name")) -> None:
+def settings(experiment: str = typer.Argument(..., help="experiment name"), as_json: bool = JSON_OPTION) -> None:
     """Show every setting of an experiment, its resolved value and what it does."""
     from rich.table import Table
 
@@ -118,8 +126,13 @@ def settings(experiment: str = typer.Argument(..., help="experiment name")) -> N
         config = resolve(experiment)
     except ConfigError as exc:
         raise fail(str(exc)) from None
+    rows = [{"name": name, "value": getattr(obj, name), "default": None if default is MISSING else default, "help": help_text,
+             "group": "model" if obj is config.model_args else "train"}
+            for obj in (config.train, config.model_args) for name, default, help_text in settings_help(type(obj))]
+    if as_json:
+        print_json({"experiment": experiment, "task": config.task, "settings": rows})
+        return
     table = Table("setting", "value", "what it does")
-    for obj in (config.train, config.model_args):
-        for name, _, help_text in settings_help(type(obj)):
-            table.add_row(name, safe_text(repr(getattr(obj, name))), help_text)
+    for row in rows:
+        table.add_row(row["name"], safe_text(repr(row["value"])), row["help"])
     make_console().print(table)

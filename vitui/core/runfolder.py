@@ -8,6 +8,7 @@ runs/<YYYYmmdd-HHMMSS>-<experiment>/
     summary.json    final figures
     checkpoints/    last.pt and best.pt
     control.jsonl   requests to the worker from a vitui that did not start it (stop, live settings)
+    notes.json      the user's note and tags, and whether the run is archived
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ import math
 import os
 import shutil
 import socket
+import stat
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+from vitui.core import jsonfile
 from vitui.core.errors import RunFolderError
 from vitui.core.events import Event, event_from_dict
 from vitui.core.settings import name_problem
@@ -290,18 +293,87 @@ class RunLock:
         self._fh.close()
 
 
+# ----------------------------------------------------------------------------------------------- reading
+# Everything below reads run folders that anyone may have written, on any host, in any state: it never raises
+# for what it finds there (a FIFO for a file, JSON of the wrong shape, a folder it may not read) and never
+# writes. A run it cannot use is listed as "unreadable (reason)" beside the others.
+
+NOTES = "notes.json"  # the user's note, tags and archived flag (vitui.core.notes writes it)
+KNOWN_STATES = ("created", "running", *FINISHED)
+STALE_AFTER_S = 180.0  # a run on another host that has not beaten its heart for this long shows as stale
+CREATED_GRACE_S = 60.0  # a run still "created" this long after, with nobody holding its lock, never started
+LIVENESS_TTL_S = 1.0  # how long one lock check answers for a RunInfo (its state is read several times a redraw)
+
+
+def lock_state(run_dir: Path) -> bool | None:
+    """True while a live process holds the run's lock, False when none does, None when this process cannot tell
+    (no permission to open the lock file, or a file system without flock, such as some shared NFS folders).
+    Opens the lock read-only: looking at a run never writes in its folder."""
+    try:
+        fd = os.open(run_dir / LOCK, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return False  # the worker takes the lock before it says "running": nobody ever held it
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        except OSError:
+            return None
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
 def is_locked(run_dir: Path) -> bool:
     """True while some live process holds the run's lock (the run is really training)."""
-    try:
-        with (run_dir / LOCK).open("a") as fh:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return True
-            fcntl.flock(fh, fcntl.LOCK_UN)
-            return False
-    except OSError:
-        return False
+    return lock_state(run_dir) is True
+
+
+class EventReader:
+    """The events of a run's log in order, from byte `start` on: it skips lines that are not events (junk, valid
+    JSON that is not a well-formed event, a torn last line) and counts them in `skipped`. `offset` is where the
+    next read should start (after the last whole line), `size` the log's size when it was opened, and `problem`
+    says why the log could not be read at all ("" when it could). With `end`, only the lines in its first `end`
+    bytes: what was written after the caller looked comes to it another way (a resumed run's queue)."""
+
+    def __init__(self, run_dir: Path, start: int = 0, end: int | None = None):
+        self.path = run_dir / EVENTS
+        self.end = end
+        self.offset = start
+        self.size = 0
+        self.skipped = 0
+        self.torn = False  # the last line has no newline yet: still being written, or cut short by a kill
+        self.problem = ""
+
+    def __iter__(self) -> Iterator[Event]:
+        try:
+            fh = jsonfile.open_regular(self.path)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            self.problem = jsonfile.reason(exc, self.path)
+            return
+        with fh:
+            self.size = os.fstat(fh.fileno()).st_size
+            fh.seek(self.offset)
+            for raw in fh:
+                if self.end is not None and self.offset + len(raw) > self.end:
+                    break
+                if not raw.endswith(b"\n"):
+                    self.torn = True
+                    self.skipped += 1
+                    break
+                self.offset += len(raw)
+                try:
+                    yield event_from_dict(jsonfile.parse(raw))
+                except (ValueError, TypeError):
+                    self.skipped += 1
 
 
 def log_size(run_dir: Path) -> int:
@@ -315,28 +387,14 @@ def log_size(run_dir: Path) -> int:
 def read_events(run_dir: Path, end: int | None = None) -> Iterator[Event]:
     """Yield the events of a run (those in its first `end` bytes when given), skipping a torn last line (a writer
     killed mid-write) or junk."""
-    path = run_dir / EVENTS
-    if not path.exists():
-        return
-    read = 0
-    with path.open("rb") as fh:
-        for raw in fh:
-            read += len(raw)
-            if end is not None and read > end:
-                break  # written after the caller's look at the file: it gets these another way
-            if not raw.endswith(b"\n"):
-                break  # still being written, or torn by a kill: not an event yet
-            try:
-                yield event_from_dict(json.loads(raw))
-            except (ValueError, TypeError):
-                continue
+    yield from EventReader(run_dir, end=end)
 
 
 def last_event_time(run_dir: Path, block: int = 1 << 16) -> float | None:
     """The time of the log's last complete event, read from the end of the file: when a run that died
     without a word (SIGKILL, OOM) was last seen alive."""
     try:
-        with (run_dir / EVENTS).open("rb") as fh:
+        with jsonfile.open_regular(run_dir / EVENTS) as fh:
             size = fh.seek(0, os.SEEK_END)
             while True:
                 start = max(0, size - block)
@@ -344,9 +402,11 @@ def last_event_time(run_dir: Path, block: int = 1 << 16) -> float | None:
                 lines = fh.read(size - start).split(b"\n")[:-1]  # the last piece is torn or empty
                 for raw in reversed(lines[1:] if start else lines):  # the first may be cut in half
                     try:
-                        return float(json.loads(raw)["t"])
-                    except (ValueError, KeyError, TypeError):
+                        t = jsonfile.parse(raw)["t"]
+                    except (ValueError, KeyError, TypeError, IndexError):
                         continue
+                    if _number(t):
+                        return float(t)
                 if start == 0:
                     return None
                 block *= 4  # an event longer than the block (an attention map): read further back
@@ -357,18 +417,25 @@ def last_event_time(run_dir: Path, block: int = 1 << 16) -> float | None:
 class EventTail:
     """Follows a growing events.jsonl (a run started elsewhere), returning new complete events."""
 
+    MAX_READ = 16 << 20  # bytes per poll at most, so a follower starting on a long log hands events on as it goes
+
     def __init__(self, run_dir: Path):
         self.path = run_dir / EVENTS
         self._offset = 0
         self._partial = b""
+        self.problem = ""  # why the log cannot be read now ("" while it can)
 
     def poll(self) -> list[Event]:
         try:
-            with self.path.open("rb") as fh:
+            with jsonfile.open_regular(self.path) as fh:
                 fh.seek(self._offset)
-                chunk = fh.read()
+                chunk = fh.read(self.MAX_READ)
         except FileNotFoundError:
             return []
+        except OSError as exc:
+            self.problem = jsonfile.reason(exc, self.path)
+            return []
+        self.problem = ""
         self._offset += len(chunk)
         data = self._partial + chunk
         lines = data.split(b"\n")
@@ -376,43 +443,163 @@ class EventTail:
         events = []
         for raw in lines:
             try:
-                events.append(event_from_dict(json.loads(raw)))
+                events.append(event_from_dict(jsonfile.parse(raw)))
             except (ValueError, TypeError):
                 continue
         return events
 
 
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+class Timestamp(float):
+    """A type tag for _typed: Unix seconds a clock can show (1970 to 5138), not just any number."""
+
+
+def _typed(data: dict[str, Any], types: dict[str, type]) -> dict[str, Any]:
+    """`data` less the keys named in `types` whose values are of another type (floats: finite numbers)."""
+    out = dict(data)
+    for key, kind in types.items():
+        if key not in out:
+            continue
+        value = out[key]
+        if kind is Timestamp:
+            ok = _number(value) and 0 <= value < 1e11
+        elif kind is float:
+            ok = _number(value)
+        else:
+            ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+        if not ok:
+            del out[key]
+    return out
+
+
+STATUS_TYPES = {"state": str, "detail": str, "host": str, "pid": int, "time": Timestamp, "started": Timestamp,
+                "ended": Timestamp, "heartbeat": Timestamp}
+CONFIG_TYPES = {"task": str, "experiment": str, "model": str, "dataset": str, "model_args": dict, "log_every": int,
+                "eval_every": int, "iterations": int, "epochs": int}
+SUMMARY_TYPES = {"metrics": dict, "model": dict, "best": dict}
+BEST_TYPES = {"name": str, "value": float, "step": float, "epoch": float, "time": float}
+
+
+def clean_summary(summary: dict[str, Any]) -> dict[str, Any]:
+    """A summary.json with only the figures a reader can use: numbers where numbers are due."""
+    out = _typed(summary, SUMMARY_TYPES)
+    if "metrics" in out:
+        out["metrics"] = {k: v for k, v in out["metrics"].items()
+                          if v is None or isinstance(v, (int, float)) and not isinstance(v, bool)}
+    if "model" in out:
+        out["model"] = _typed(out["model"], {"params": float, "macs": float})
+    if "best" in out:
+        best = _typed(out["best"], BEST_TYPES)
+        out["best"] = best if "name" in best and "value" in best else {}
+    return out
+
+
+def clean_notes(notes: dict[str, Any]) -> dict[str, Any]:
+    """notes.json as {"note": text, "tags": [words], "archived": bool}, whatever the file held."""
+    note = notes.get("note")
+    tags = notes.get("tags")
+    return {"note": note if isinstance(note, str) else "",
+            "tags": [t for t in tags if isinstance(t, str) and t] if isinstance(tags, list) else [],
+            "archived": notes.get("archived") is True}
+
+
 @dataclass
 class RunInfo:
-    """What the runs list shows of one run."""
+    """What the runs list shows of one run. `problem` says why the folder cannot be used ("" when it can): such a
+    run is listed as `unreadable (problem)`."""
 
     path: Path
     config: dict[str, Any]
     status: dict[str, Any]
     summary: dict[str, Any] = field(default_factory=dict)
+    notes: dict[str, Any] = field(default_factory=lambda: clean_notes({}))
+    problem: str = ""
+    _alive: tuple[float, bool | None] = field(default=(-math.inf, None), repr=False, compare=False)
+    _last_event: tuple[float | None] | None = field(default=None, repr=False, compare=False)
 
     @property
     def name(self) -> str:
         return self.path.name
 
     @property
+    def note(self) -> str:
+        return self.notes.get("note", "")
+
+    @property
+    def tags(self) -> list[str]:
+        return self.notes.get("tags", [])
+
+    @property
+    def archived(self) -> bool:
+        return self.notes.get("archived", False)
+
+    @property
+    def recorded_state(self) -> str:
+        """The state status.json records, "unknown" when it records none that vitui knows."""
+        state = self.status.get("state")
+        return state if state in KNOWN_STATES else "unknown"
+
+    @property
+    def heartbeat(self) -> float | None:
+        """When the worker was last known alive: its heartbeat, else when it last wrote its status."""
+        return self.status.get("heartbeat", self.status.get("time"))
+
+    def _locked(self) -> bool | None:
+        checked, locked = self._alive
+        now = time.monotonic()
+        if now - checked > LIVENESS_TTL_S:
+            locked = lock_state(self.path)
+            self._alive = (now, locked)
+        return locked
+
+    @property
+    def same_host(self) -> bool:
+        return self.status.get("host") == socket.gethostname()
+
+    @property
     def state(self) -> str:
-        """The recorded state, corrected for a worker that died without saying so."""
-        state = self.status.get("state", "unknown")
-        if state in ("running", "created") and not is_locked(self.path) and self.status.get("host") == socket.gethostname():
-            if state == "running" or time.time() - self.status.get("time", 0) > 60:
+        """The recorded state, corrected for a worker that died without saying so: on this host its lock is free
+        ("failed"); on another host, or where the lock cannot be checked, its heartbeat is old ("stale")."""
+        if self.problem:
+            return "unreadable"
+        state = self.recorded_state
+        if state not in ("running", "created"):
+            return state
+        locked = self._locked() if self.same_host else None
+        if locked is True:
+            return state
+        if locked is False:
+            if state == "running" or time.time() - self.status.get("time", 0) > CREATED_GRACE_S:
                 return "failed"
+            return state
+        beat = self.heartbeat
+        if beat is None or time.time() - beat > STALE_AFTER_S:
+            return "stale"
         return state
 
     @property
     def crashed(self) -> bool:
-        return self.state == "failed" and self.status.get("state") in ("running", "created")
+        return self.state == "failed" and self.recorded_state in ("running", "created")
 
     @property
     def state_label(self) -> str:
+        state = self.state
+        if state == "unreadable":
+            return f"unreadable ({self.problem})"
+        if state == "unknown":
+            missing = not os.path.lexists(self.path / STATUS)
+            return "unknown (no status.json)" if missing else "unknown (no known state in status.json)"
+        if state == "stale":
+            beat = self.heartbeat
+            when = "-" if beat is None else time.strftime(
+                "%H:%M" if time.time() - beat < 86400 else "%Y-%m-%d %H:%M", time.localtime(beat))
+            return f"stale (no heartbeat since {when})"
         if self.crashed:
             return "failed (crashed)"
-        return self.state
+        return state
 
     @property
     def started(self) -> float | None:
@@ -429,38 +616,87 @@ class RunInfo:
             state = self.state
             if state == "running":
                 end = time.time()
-            elif self.crashed:  # nobody wrote "ended": status.json still has the time it said "running"
-                end = last_event_time(self.path)
+            elif self.crashed or state == "stale":  # nobody wrote "ended": status.json has when it said "running"
+                if self._last_event is None:  # read once: the log of a dead run does not grow
+                    self._last_event = (last_event_time(self.path),)
+                end = self._last_event[0]
         end = end or self.status.get("time")
         return max(0.0, (end or start) - start)
 
 
 def load_run(run_dir: Path) -> RunInfo:
-    def read(name: str) -> dict[str, Any]:
+    """A run folder as the runs list sees it; never raises. A config.json or status.json that cannot be read or is
+    not a JSON object makes the run unreadable (with the reason); a missing status.json leaves its state unknown;
+    values of the wrong type are dropped."""
+    run_dir = Path(run_dir)
+    config, config_problem = jsonfile.read_object(run_dir / CONFIG, missing_ok=False)
+    status, status_problem = jsonfile.read_object(run_dir / STATUS)
+    summary, _ = jsonfile.read_object(run_dir / SUMMARY)
+    notes, _ = jsonfile.read_object(run_dir / NOTES)
+    return RunInfo(run_dir, _typed(config, CONFIG_TYPES), _typed(status, STATUS_TYPES), clean_summary(summary),
+                   clean_notes(notes), config_problem or status_problem)
+
+
+def run_folders(runs_dir: Path) -> Iterator[tuple[Path, str]]:
+    """The run folders in `runs_dir` by name, each with why it cannot be looked into ("" when it can): every
+    folder holding a config.json (of any kind), or that this process may not look into. Hidden folders (the
+    trash) are left out."""
+    for entry in folder_entries(runs_dir):
+        problem = run_folder_problem(entry.path)
+        if problem is not None:
+            yield Path(entry.path), problem
+
+
+def folder_entries(runs_dir: Path) -> list[os.DirEntry]:
+    """The folders (or links to folders) in `runs_dir` by name, hidden ones left out; none if it cannot be read."""
+    try:
+        entries = sorted(os.scandir(runs_dir), key=lambda e: e.name)
+    except OSError:
+        return []
+    found = []
+    for entry in entries:
         try:
-            return json.loads((run_dir / name).read_text())
-        except (OSError, ValueError):
-            return {}
-    return RunInfo(run_dir, read(CONFIG), read(STATUS), read(SUMMARY))
+            if not entry.name.startswith(".") and entry.is_dir():
+                found.append(entry)
+        except OSError:
+            continue
+    return found
+
+
+def run_folder_problem(path: str) -> str | None:
+    """None when the folder is not a run's (no config.json); else why it cannot be looked into, "" when it can."""
+    try:
+        os.lstat(os.path.join(path, CONFIG))
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return jsonfile.reason(exc, Path(path))
+    return ""
 
 
 def list_runs(runs_dir: Path) -> list[RunInfo]:
-    if not runs_dir.is_dir():
-        return []
-    runs = [load_run(p) for p in sorted(runs_dir.iterdir()) if (p / CONFIG).is_file()]
-    return runs
+    """Every run in the runs folder, by name (oldest first); one that cannot be read is listed with its reason."""
+    return [load_run(path) if not problem else RunInfo(path, {}, {}, problem=problem)
+            for path, problem in run_folders(runs_dir)]
 
 
 def find_run(runs_dir: Path, name: str) -> Path:
     """A run by folder path, exact name, or a unique part of its name (e.g. its timestamp)."""
+    return find_runs(runs_dir, name, several=False)[0]
+
+
+def find_runs(runs_dir: Path, name: str, several: bool = False) -> list[Path]:
+    """The runs a name means: a folder path, an exact name, or part of names; with `several` False, a part must
+    match exactly one run. LookupError names the runs folder, or every match, when the name does not do."""
     direct = Path(name)
-    if (direct / CONFIG).is_file():
-        return direct
-    if (runs_dir / name / CONFIG).is_file():
-        return runs_dir / name
-    matches = [r.path for r in list_runs(runs_dir) if name in r.name]
-    if len(matches) == 1:
-        return matches[0]
+    if (direct / CONFIG).exists():
+        return [direct]
+    if name and (runs_dir / name / CONFIG).exists():
+        return [runs_dir / name]
+    matches = [path for path, _ in run_folders(runs_dir) if name and name in path.name]
     if not matches:
         raise LookupError(f"no run {name!r} in {runs_dir}; see `vitui runs list`")
-    raise LookupError(f"{name!r} matches {len(matches)} runs in {runs_dir}: {', '.join(m.name for m in matches[:5])}")
+    if len(matches) > 1 and not several:
+        shown = ", ".join(m.name for m in matches[:20]) + (f" and {len(matches) - 20} more" if len(matches) > 20 else "")
+        raise LookupError(f"{name!r} matches {len(matches)} runs in {runs_dir}: {shown}; give more of the name")
+    return matches

@@ -16,7 +16,7 @@ from vitui.core.events import Evaluation, Log
 from vitui.core.runfolder import RunInfo
 from vitui.core.settings import IMAGEFOLDER, split_dataset
 from vitui.render.formats import format_duration, format_point, format_start, format_value, plain, safe_text, si
-from vitui.render.runs import STATE_STYLES
+from vitui.render.runs import state_style
 from vitui.render.tables import config_table, confusion_table, evaluation_table
 
 
@@ -90,12 +90,18 @@ def show_run(console: Console, run_dir: Path) -> None:
     detail = run.status.get("detail") or ""
     # "stopped by SIGTERM" says the state already; "failed (crashed)  worker process died ..." does not.
     said = detail if detail.startswith(run.state) else f"{run.state_label}  {detail}".strip()
-    status.add_row("status", safe_text(said, STATE_STYLES.get(run.state, "")))
+    status.add_row("status", safe_text(said, state_style(run.state)))
     status.add_row("started", format_start(run.started))
     status.add_row("duration", format_duration(run.duration))
     resumed = run.status.get("resumed")
     if isinstance(resumed, int) and resumed > 0:  # the status history: how often it went on from a checkpoint
         status.add_row("resumed", "once" if resumed == 1 else f"{resumed} times")
+    if run.tags:
+        status.add_row("tags", safe_text(" ".join(run.tags)))
+    if run.note:
+        status.add_row("note", safe_text(run.note, lines=True))
+    if run.archived:
+        status.add_row("archived", "yes (hidden from `vitui runs list`; `vitui runs unarchive` brings it back)")
     console.print(status)
 
     console.print(config_table(run.config))

@@ -35,5 +35,5 @@ def config_table(config: dict[str, Any]) -> Table:
     """Every resolved setting of the run, as recorded in its config.json."""
     table = Table("setting", "value", title="config", title_justify="left", show_edge=False)
     for key, value in flatten_config(config).items():
-        table.add_row(safe_text(key), safe_text(repr(value)))
+        table.add_row(safe_text(key), safe_text(repr(value)))  # text, not markup: a run folder may hold "[/]"
     return table
