@@ -14,7 +14,7 @@ import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 from textual import events, work
 from textual.app import App
@@ -24,7 +24,8 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from vitui.core import runfolder, stops
 from vitui.core.experiments import RunConfig
-from vitui.messages import LaunchRequested, OpenRun, RunFinished, RunUpdated, ShowLauncher, ShowRuns, StopRun
+from vitui.messages import (LaunchRequested, OpenRun, RunFinished, RunUpdated, ShowLauncher, ShowRuns, ShowStudies,
+                            StopRun, StopStudy, StudyRequested)
 from vitui.runstate import RunState
 from vitui.screens.help import HelpScreen
 from vitui.sources import HandleSource, RunSource, TailSource
@@ -66,8 +67,13 @@ class VituiApp(App[int]):
     ]
 
     def __init__(self, runs_dir: Path, data_dir: Path | None = None, *, config: RunConfig | None = None,
-                 watch: Path | None = None, start_run: Callable[..., Any] | None = None):
+                 watch: Path | None = None, study: Path | None = None, start_run: Callable[..., Any] | None = None,
+                 start_study: Callable[..., Any] | None = None):
         super().__init__()
+        self._initial_study = study
+        if start_study is None:
+            from vitui.studies.process import start_study_process as start_study
+        self._start_study = start_study  # starts a study in a process of its own (tests pass a fake)
         self.runs_dir = Path(runs_dir)
         self.data_dir = data_dir
         self._initial_config = config
@@ -90,6 +96,10 @@ class VituiApp(App[int]):
 
         self._handle_exit_signals()
         self.call_after_refresh(self.check_size)
+        if self._initial_study is not None:
+            self.push_screen(LauncherScreen())
+            self.show_studies(self._initial_study)
+            return
         if self._initial_watch is not None:
             self.push_screen(RunsBrowserScreen())
             self.open_run(self._initial_watch, stop_reason=stops.FROM_WATCH)
@@ -126,6 +136,17 @@ class VituiApp(App[int]):
         from vitui.screens.browser import RunsBrowserScreen
 
         self._show(RunsBrowserScreen)
+
+    def show_studies(self, select: Path | None = None) -> None:
+        """The studies screen (back to it if it is open underneath), with `select` chosen when given."""
+        from vitui.screens.studies import StudiesScreen
+
+        if any(isinstance(s, StudiesScreen) for s in self.screen_stack):
+            self._show(StudiesScreen)
+            if select is not None:
+                cast(StudiesScreen, self.screen).choose(select)
+        else:
+            self.push_screen(StudiesScreen(select))
 
     def show_launcher(self) -> None:
         from vitui.screens.launcher import LauncherScreen
@@ -173,6 +194,32 @@ class VituiApp(App[int]):
 
     def on_show_launcher(self, message: ShowLauncher) -> None:
         self.show_launcher()
+
+    def on_show_studies(self, message: ShowStudies) -> None:
+        self.show_studies(message.select)
+
+    def on_study_requested(self, message: StudyRequested) -> None:
+        """Start the study in a process of its own: it goes on if the app quits, like a run left training."""
+        from vitui.studies.folder import StudyFolder
+
+        try:
+            folder = StudyFolder.create(self.runs_dir, message.study)
+            self._start_study(folder, self.runs_dir, self.data_dir)
+        except OSError as exc:
+            self.notify(f"could not start the study: {exc}", severity="error", timeout=10)
+            return
+        self.farewell.append(f"study {folder.id}, started here, runs in the background until it is done: "
+                             f"`vitui studies show {folder.id}`")
+        self.notify(f"study {folder.id} started: {len(folder.jobs())} runs")
+        self.show_studies(folder.path)
+
+    def on_stop_study(self, message: StopStudy) -> None:
+        from vitui.studies.folder import StudyFolder
+        from vitui.studies.process import stop_study
+
+        asked = stop_study(StudyFolder(message.folder))
+        self.notify(f"stopping {message.folder.name}: its runs in flight save a checkpoint; start it again to resume"
+                    if asked else f"{message.folder.name} is not running here")
 
     def on_stop_run(self, message: StopRun) -> None:
         session = self.sessions.get(message.run_dir)
@@ -305,10 +352,11 @@ class VituiApp(App[int]):
 
 
 def make_app(runs_dir: Path | None = None, data_dir: Path | None = None, *, config: RunConfig | None = None,
-             watch: Path | None = None, start_run: Callable[..., Any] | None = None) -> VituiApp:
+             watch: Path | None = None, study: Path | None = None, start_run: Callable[..., Any] | None = None,
+             start_study: Callable[..., Any] | None = None) -> VituiApp:
     """The one way to build the app: the CLI, the tests and the snapshot tests all come through here."""
     return VituiApp(runs_dir if runs_dir is not None else runfolder.default_runs_dir(), data_dir,
-                    config=config, watch=watch, start_run=start_run)
+                    config=config, watch=watch, study=study, start_run=start_run, start_study=start_study)
 
 
 def run_app(**kwargs: Any) -> int:

@@ -14,6 +14,7 @@ from vitui.cli.base import app
 from vitui.cli import train  # noqa: E402, F401, I001
 from vitui.cli import runs  # noqa: E402, F401
 from vitui.cli import look  # noqa: E402, F401
+from vitui.cli import studies  # noqa: E402, F401
 
 __all__ = ["app", "main"]
 
