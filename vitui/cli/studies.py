@@ -55,6 +55,8 @@ def sweep(
     experiment: str = typer.Argument(..., help="experiment name (see `vitui experiments`)"),
     grid: list[str] = typer.Option([], "--grid", help="a setting and its values: --grid lr=0.1,0.01 (repeatable)"),
     set_: list[str] = SET_OPTION,
+    metric: str = typer.Option("", "--metric", help="the final figure the table sorts by, e.g. test_acc "
+                                                    "[default: the one each run keeps its best checkpoint by]"),
     repeat: Optional[int] = REPEAT_OPTION,
     parallel: Optional[int] = PARALLEL_OPTION,
     no_tui: bool = NO_TUI_OPTION,
@@ -69,7 +71,7 @@ def sweep(
     try:
         if not grid:
             raise ConfigError("no --grid given: say what to vary, e.g. --grid lr=0.1,0.01")
-        chosen = make_sweep(experiment, parse_grid(grid), parse_overrides(set_), repeat)
+        chosen = make_sweep(experiment, parse_grid(grid), parse_overrides(set_), repeat, metric)
     except ConfigError as exc:
         raise fail(str(exc)) from None
     start(chosen, parallel, no_tui, print_commands, runs_dir, data_dir)

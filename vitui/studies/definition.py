@@ -150,12 +150,14 @@ def parse_grid(pairs: list[str]) -> dict[str, list[str]]:
     return grid
 
 
-def sweep(experiment: str, grid: dict[str, list[Any]], settings: dict[str, Any], repeat: int | None = None) -> Study:
+def sweep(experiment: str, grid: dict[str, list[Any]], settings: dict[str, Any], repeat: int | None = None,
+          metric: str = "") -> Study:
     """A study built on the fly (`vitui sweep`): one experiment, its grid, the settings every run shares.
     `--grid seed=...` gives the seeds themselves (repeats), like --repeat does 0..K-1."""
     grid = dict(grid)
     seeds = seed_list(grid.pop("seed", None), repeat)
-    return Study(name=f"sweep-{experiment}", experiment=experiment, seeds=seeds, grid=grid, overrides=dict(settings))
+    return Study(name=f"sweep-{experiment}", experiment=experiment, metric=metric, seeds=seeds, grid=grid,
+                 overrides=dict(settings))
 
 
 def seed_list(values: list[Any] | None, repeat: int | None) -> list[int]:
