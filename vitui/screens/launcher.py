@@ -70,7 +70,7 @@ class LauncherScreen(Screen):
         Binding("tab", "app.focus_next", "next field"),
         Binding("r", "runs", "runs"),
         Binding("t", "studies", "studies"),
-        Binding("w", "sweep", "sweep"),
+        Binding("w", "sweep", "sweep a setting", show=False),  # in the ? help: the footer keeps "? help" at 80 columns
         Binding("escape", "to_list", "experiments"),
     ]
     AUTO_FOCUS = "#experiment-list"
