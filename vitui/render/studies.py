@@ -26,7 +26,7 @@ def results_table(results: StudyResults) -> Table:
     table.add_column("point", overflow="fold")
     table.add_column("runs", justify="right", no_wrap=True)
     table.add_column(metric, justify="right", no_wrap=True)
-    table.add_column(f"best {best}" if best != metric else "best", justify="right", no_wrap=True)
+    table.add_column(f"best {best}" if results.best_name and best != metric else "best", justify="right", no_wrap=True)
     table.add_column("time", justify="right", no_wrap=True)
     with_reference = any(r.reference is not None for r in results.rows)
     if with_reference:

@@ -201,7 +201,7 @@ class StudiesScreen(Screen):
             return
         for key, row in zip(keys, rows):
             for column, cell in zip(table.columns, row):
-                table.update_cell(key, column, cell)
+                table.update_cell(key, column, cell, update_width=True)  # "starting" grows to "epoch 2/3 61%"
 
     # ------------------------------------------------------------------ keys and choices
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:

@@ -11,13 +11,12 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from vitui.core.errors import ConfigError
-from vitui.core.experiments import RunConfig, configs_dir, resolve
+from vitui.core.experiments import RunConfig, configs_dir, read_toml, resolve
 
 MAX_RUNS = 10_000  # a grid bigger than this is a typo, not a study
 
@@ -98,12 +97,7 @@ def load_study(name_or_file: str) -> Study:
     if not path.is_file():
         known = ", ".join(study_names()) or "none"
         raise ConfigError(f"unknown study {name_or_file!r}; ready studies: {known} (or give a .toml file)")
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"cannot read {path}: {exc}") from None
-    return study_from_file(path.stem, data)
+    return study_from_file(path.stem, read_toml(path))
 
 
 def study_from_file(name: str, data: dict[str, Any]) -> Study:

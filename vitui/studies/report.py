@@ -23,7 +23,7 @@ from vitui.core.events import Evaluation, Misclassified
 from vitui.render.formats import format_duration, format_value
 from vitui.render.pictures import MisclassifiedGrid
 from vitui.render.studies import reference_line, reference_text
-from vitui.runstate import RunState, load_run_state
+from vitui.runstate import load_run_state
 from vitui.studies.definition import experiments_of
 from vitui.studies.folder import StudyFolder
 from vitui.studies.results import format_figure, format_spread, study_results
