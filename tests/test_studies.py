@@ -3,6 +3,7 @@ figures against the runs' summaries, the rule on the first two, bad input, the r
 
 from __future__ import annotations
 
+import os
 import statistics
 import threading
 import time
@@ -262,3 +263,22 @@ def test_the_report_of_runs_names_each_run_and_draws_the_mistakes(tmp_path):
     assert "| `model` | cnn | cnn-bn |" in text
     assert (tmp_path / "out" / "chart-epoch-val_acc.svg").is_file()
     assert (tmp_path / "out" / f"mistakes-{runs[1].name}.svg").is_file()
+
+
+def test_each_slot_s_runs_see_only_their_own_gpu(tmp_path, monkeypatch):
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    seen: list[str | None] = []
+    starter = FinishedStarter()
+
+    def start_run(config, runs_dir, data_dir=None, **kwargs):
+        seen.append(os.environ.get("CUDA_VISIBLE_DEVICES"))  # what a spawned worker would inherit
+        handle = starter(config, runs_dir, data_dir, **kwargs)
+        handle.polls_alive = 1  # still training at the first look: both slots fill before a run ends
+        return handle
+
+    study = small_study()
+    folder = StudyFolder.create(tmp_path, study)
+    configs = {job.index: config for job, config in resolve_jobs(study)}
+    StudyRunner(folder, configs, tmp_path, None, ["3", "5"], start_run=start_run).run()
+    assert seen[:2] == ["3", "5"] and len(seen) == 6 and set(seen) == {"3", "5"}
+    assert "CUDA_VISIBLE_DEVICES" not in os.environ  # this process's own environment is left as it was

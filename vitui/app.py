@@ -89,6 +89,7 @@ class VituiApp(App[int]):
         self._start_run = start_run
         self.sessions: dict[Path, RunSession] = {}
         self.farewell: list[str] = []  # printed on the terminal after the app has given it back
+        self.studies_started: list[Any] = []  # study folders started here: where they stand is printed at the end
 
     def on_mount(self) -> None:
         from vitui.screens.browser import RunsBrowserScreen
@@ -208,8 +209,8 @@ class VituiApp(App[int]):
         except OSError as exc:
             self.notify(f"could not start the study: {exc}", severity="error", timeout=10)
             return
-        self.farewell.append(f"study {folder.id}, started here, runs in the background until it is done: "
-                             f"`vitui studies show {folder.id}`")
+        if folder.path not in [f.path for f in self.studies_started]:
+            self.studies_started.append(folder)
         self.notify(f"study {folder.id} started: {len(folder.jobs())} runs")
         self.show_studies(folder.path)
 
@@ -363,6 +364,10 @@ def run_app(**kwargs: Any) -> int:
     """Run the app in this terminal and return its exit code (the terminal is restored when it returns)."""
     app = make_app(**kwargs)
     code = app.run()
+    if app.studies_started:
+        from vitui.studies.process import study_farewell
+
+        app.farewell += [study_farewell(folder) for folder in app.studies_started]
     try:
         for line in app.farewell:
             print(line)

@@ -45,11 +45,15 @@ class StudyChartView(MetricChart):
     def study_chart(self) -> StudyChart:
         return cast(StudyChart, self.source)
 
+    picked = False  # the metric was chosen with k: keep it while this study is shown
+
     def show(self, watch: StudyWatch) -> None:
-        """Follow another study, or pick the study's own metric once its runs have recorded it."""
+        """Follow another study; show the study's own metric (first in chart_keys once a run has ended) unless
+        one was picked with k."""
         keys = [k for k, _ in watch.chart_keys()]
-        key = self.study_chart.key if self.study_chart.watch is watch and self.study_chart.key in keys else \
-            (keys[0] if keys else "")
+        same = self.study_chart.watch is watch
+        self.picked = self.picked and same
+        key = self.study_chart.key if self.picked and self.study_chart.key in keys else (keys[0] if keys else "")
         self.source = StudyChart(watch, key)
         self.chart_title = self.study_chart.title()
         self.refresh()
@@ -59,6 +63,7 @@ class StudyChartView(MetricChart):
         if keys:
             i = keys.index(self.study_chart.key) if self.study_chart.key in keys else -1
             self.source = StudyChart(self.study_chart.watch, keys[(i + 1) % len(keys)])
+            self.picked = True
             self.chart_title = self.study_chart.title()
             self.refresh()
 
@@ -80,6 +85,7 @@ class StudiesScreen(Screen):
         Binding("p", "next_panel", "panel"),
         Binding("n", "new_study", "new study"),
         Binding("s", "stop_study", "stop study"),
+        Binding("r", "resume_study", "resume", show=False),
     ]
     AUTO_FOCUS = "#study-list"
 
@@ -231,6 +237,11 @@ class StudiesScreen(Screen):
     def _study_chosen(self, study) -> None:
         if study is not None:
             self.post_message(StudyRequested(study))
+
+    def action_resume_study(self) -> None:
+        """Run the chosen study again in the background: its completed runs are skipped, the rest are run."""
+        if self.select is not None:
+            self.post_message(StudyRequested(StudyFolder(self.select).study))
 
     def action_stop_study(self) -> None:
         if self.select is not None:

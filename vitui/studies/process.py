@@ -45,3 +45,15 @@ def stop_study(folder: StudyFolder) -> int:
             except OSError:
                 continue
     return asked
+
+
+def study_farewell(folder: StudyFolder) -> str:
+    """Where a study stands when the app that showed it is gone: it runs in a process of its own."""
+    from vitui.render.studies import study_state
+
+    states = folder.job_states()
+    done = sum(1 for s in states if s.done)
+    if study_state(folder, states) == "running":
+        return (f"study {folder.id} goes on in the background ({done} of {len(states)} runs done): "
+                f"`vitui studies show {folder.id}`")
+    return f"study {folder.id}: {done} of {len(states)} runs done; `vitui studies show {folder.id}` prints its table"
