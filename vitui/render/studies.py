@@ -50,7 +50,7 @@ def reference_text(results: StudyResults, reference: float | None) -> str:
 def reference_line(results: StudyResults) -> str:
     if not any(r.reference is not None for r in results.rows) or not results.study.reference_note:
         return ""
-    return f"report: {results.study.reference_note}"
+    return f"original report: {results.study.reference_note}"
 
 
 def runs_table(states: list[JobState], metric: str) -> Table:

@@ -31,7 +31,7 @@ from vitui.studies.watch import StudyChart, StudyWatch
 
 CHART_SIZE = (100, 24)  # columns and lines of an exported chart: a wide terminal's
 PICTURE_WIDTH = 100
-SKIPPED_CHARTS = ("epoch/lr", "train/lr")  # the schedule is a setting, not a result
+SKIPPED_CHARTS = ("epoch/lr", "train/lr", "epoch/epoch_time")  # a setting and a cost, not results
 
 
 def write_report(out: Path, *, study: StudyFolder | None = None, run_dirs: Iterable[Path] = ()) -> Path:
@@ -66,9 +66,10 @@ def study_report(out: Path, folder: StudyFolder) -> list[str]:
              format_duration(r.time.mean)] + ([reference_text(results, r.reference)] if with_reference else [])
             for r in results.rows]
     lines += markdown_table(header, rows) + [""]
-    for line in (results.verdict(), reference_line(results)):
-        if line:
-            lines += [line[0].upper() + line[1:] + ("" if line.endswith(".") else "."), ""]
+    if results.verdict():
+        lines += [results.verdict() + ".", ""]
+    if reference_line(results):
+        lines += [f"Original report: {study.reference_note}.", ""]
 
     first_runs = [next((s.run for s in results.jobs if s.job.point.index == p.index and s.run is not None), None)
                   for p in watch.points]
