@@ -14,7 +14,7 @@ import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 from textual import events, work
 from textual.app import App
@@ -27,7 +27,7 @@ from vitui.core.errors import ConfigError
 from vitui.core.experiments import RunConfig
 from vitui.core.resume import check_resume, resume_settings
 from vitui.messages import (LaunchRequested, OpenRun, ResumeRun, RunFinished, RunUpdated, ShowLauncher, ShowRuns,
-                            StopRun)
+                            ShowStudies, StopRun, StopStudy, StudyRequested)
 from vitui.notice import notice_mode, notice_sequence
 from vitui.render.formats import plain
 from vitui.runstate import RunState
@@ -73,10 +73,14 @@ class VituiApp(App[int]):
     ]
 
     def __init__(self, runs_dir: Path, data_dir: Path | None = None, *, config: RunConfig | None = None,
-                 watch: Path | None = None, start_run: Callable[..., Any] | None = None, resume: Path | None = None,
-                 notify: str = "off"):
+                 watch: Path | None = None, study: Path | None = None, start_run: Callable[..., Any] | None = None,
+                 start_study: Callable[..., Any] | None = None, resume: Path | None = None, notify: str = "off"):
         super().__init__()
         self.notify_mode = notify  # vitui.notice: how a followed run's end is announced beyond the app
+        self._initial_study = study
+        if start_study is None:
+            from vitui.studies.process import start_study_process as start_study
+        self._start_study = start_study  # starts a study in a process of its own (tests pass a fake)
         self.runs_dir = Path(runs_dir)
         self.data_dir = data_dir
         self._initial_config = config
@@ -93,6 +97,7 @@ class VituiApp(App[int]):
         self._start_run = start_run
         self.sessions: dict[Path, RunSession] = {}
         self.farewell: list[str] = []  # printed on the terminal after the app has given it back
+        self.studies_started: list[Any] = []  # study folders started here: where they stand is printed at the end
 
     def on_mount(self) -> None:
         from vitui.screens.browser import RunsBrowserScreen
@@ -100,6 +105,10 @@ class VituiApp(App[int]):
 
         self._handle_exit_signals()
         self.call_after_refresh(self.check_size)
+        if self._initial_study is not None:
+            self.push_screen(LauncherScreen())
+            self.show_studies(self._initial_study)
+            return
         if self._initial_watch is not None:
             self.push_screen(RunsBrowserScreen())
             self.open_run(self._initial_watch, stop_reason=stops.FROM_WATCH)
@@ -141,6 +150,17 @@ class VituiApp(App[int]):
         from vitui.screens.browser import RunsBrowserScreen
 
         self._show(RunsBrowserScreen)
+
+    def show_studies(self, select: Path | None = None) -> None:
+        """The studies screen (back to it if it is open underneath), with `select` chosen when given."""
+        from vitui.screens.studies import StudiesScreen
+
+        if any(isinstance(s, StudiesScreen) for s in self.screen_stack):
+            self._show(StudiesScreen)
+            if select is not None:
+                cast(StudiesScreen, self.screen).choose(select)
+        else:
+            self.push_screen(StudiesScreen(select))
 
     def show_launcher(self) -> None:
         from vitui.screens.launcher import LauncherScreen
@@ -210,6 +230,32 @@ class VituiApp(App[int]):
 
     def on_show_launcher(self, message: ShowLauncher) -> None:
         self.show_launcher()
+
+    def on_show_studies(self, message: ShowStudies) -> None:
+        self.show_studies(message.select)
+
+    def on_study_requested(self, message: StudyRequested) -> None:
+        """Start the study in a process of its own: it goes on if the app quits, like a run left training."""
+        from vitui.studies.folder import StudyFolder
+
+        try:
+            folder = StudyFolder.create(self.runs_dir, message.study)
+            self._start_study(folder, self.runs_dir, self.data_dir)
+        except OSError as exc:
+            self.notify(f"could not start the study: {exc}", severity="error", timeout=10)
+            return
+        if folder.path not in [f.path for f in self.studies_started]:
+            self.studies_started.append(folder)
+        self.notify(f"study {folder.id} started: {len(folder.jobs())} runs")
+        self.show_studies(folder.path)
+
+    def on_stop_study(self, message: StopStudy) -> None:
+        from vitui.studies.folder import StudyFolder
+        from vitui.studies.process import stop_study
+
+        asked = stop_study(StudyFolder(message.folder))
+        self.notify(f"stopping {message.folder.name}: its runs in flight save a checkpoint; start it again to resume"
+                    if asked else f"{message.folder.name} is not running here")
 
     def on_stop_run(self, message: StopRun) -> None:
         session = self.sessions.get(message.run_dir)
@@ -360,18 +406,24 @@ class VituiApp(App[int]):
 
 
 def make_app(runs_dir: Path | None = None, data_dir: Path | None = None, *, config: RunConfig | None = None,
-             watch: Path | None = None, start_run: Callable[..., Any] | None = None,
-             resume: Path | None = None, notify: str | None = None) -> VituiApp:
+             watch: Path | None = None, study: Path | None = None, start_run: Callable[..., Any] | None = None,
+             start_study: Callable[..., Any] | None = None, resume: Path | None = None,
+             notify: str | None = None) -> VituiApp:
     """The one way to build the app: the CLI, the tests and the snapshot tests all come through here. `notify`
     (vitui.notice) defaults to $VITUI_NOTIFY, else off."""
     return VituiApp(runs_dir if runs_dir is not None else runfolder.default_runs_dir(), data_dir,
-                    config=config, watch=watch, start_run=start_run, resume=resume, notify=notice_mode(notify))
+                    config=config, watch=watch, study=study, start_run=start_run, start_study=start_study,
+                    resume=resume, notify=notice_mode(notify))
 
 
 def run_app(**kwargs: Any) -> int:
     """Run the app in this terminal and return its exit code (the terminal is restored when it returns)."""
     app = make_app(**kwargs)
     code = app.run()
+    if app.studies_started:
+        from vitui.studies.process import study_farewell
+
+        app.farewell += [study_farewell(folder) for folder in app.studies_started]
     try:
         for line in app.farewell:
             print(line)

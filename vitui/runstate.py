@@ -32,6 +32,7 @@ class Trace:
     label: str = ""
     role: str = "train"
     faint: bool = False
+    floor: list[float] | None = None  # a band: filled from these values up to y (a study's spread over seeds)
 
 
 @dataclass

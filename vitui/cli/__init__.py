@@ -16,6 +16,7 @@ from vitui.cli import runs  # noqa: E402, F401
 from vitui.cli import manage  # noqa: E402, F401
 from vitui.cli import export  # noqa: E402, F401
 from vitui.cli import look  # noqa: E402, F401
+from vitui.cli import studies  # noqa: E402, F401
 
 __all__ = ["app", "main"]
 

@@ -73,13 +73,18 @@ def load_experiment_file(name: str) -> dict[str, Any]:
     if not path.is_file():
         known = ", ".join(experiment_names()) or "none"
         raise ConfigError(f"unknown experiment {name!r}; known experiments: {known}")
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"cannot read {path}: {exc}") from None
+    data = read_toml(path)
     data.pop("description", None)
     return data
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """A TOML file (an experiment or a study); a usage error naming the file when it is not valid TOML."""
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from None
 
 
 def experiment_description(name: str) -> str:

@@ -38,11 +38,13 @@ class BaseConfig:
 
 @dataclass
 class MLPConfig(BaseConfig):
-    """Full-batch gradient descent for the from-scratch NumPy network (the seed's first experiment)."""
+    """Gradient descent for the from-scratch NumPy network: full batch by default (the seed's first experiment)."""
 
     per_class: int = setting(1000, "training images per class taken from the train split (0 = all)", min=0, max=10**7)
     lr: float = setting(0.2, "learning rate of plain gradient descent", min=0.0, max=100.0)
-    iterations: int = setting(2000, "full-batch gradient steps", min=1, max=10**9)
+    iterations: int = setting(2000, "gradient steps", min=1, max=10**9)
+    batch_size: int = setting(0, "images per gradient step: 0 = all of them (full batch), 1 = stochastic, "
+                                 "else mini-batches of a reshuffled order", min=0, max=10**7)
     eval_every: int = setting(100, "iterations between validation passes", min=1, max=10**9)
     l2: float = setting(0.0, "L2 penalty on the weights", min=0.0, max=10.0)
     dtype: str = setting("float32", "floating-point type of the computation", choices=("float32", "float64"))

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from vitui.app import VituiApp
 
 from vitui import forms
-from vitui.messages import LaunchRequested, RunUpdated, ShowRuns
+from vitui.messages import LaunchRequested, RunUpdated, ShowRuns, ShowStudies, StudyRequested
 from vitui.widgets.keys import KeysInOrder
 from vitui.core.errors import ConfigError
 from vitui.core.experiments import RunConfig, configs_dir, experiment_description, experiment_names, resolve
@@ -70,6 +70,8 @@ class LauncherScreen(Screen):
     BINDINGS = [
         Binding("tab", "app.focus_next", "next field"),
         Binding("r", "runs", "runs"),
+        Binding("t", "studies", "studies"),
+        Binding("w", "sweep", "sweep a setting", show=False),  # in the ? help: the footer keeps "? help" at 80 columns
         Binding("escape", "to_list", "experiments"),
     ]
     AUTO_FOCUS = "#experiment-list"
@@ -316,6 +318,24 @@ class LauncherScreen(Screen):
 
     def action_runs(self) -> None:
         self.post_message(ShowRuns())
+
+    def action_studies(self) -> None:
+        self.post_message(ShowStudies())
+
+    def action_sweep(self) -> None:
+        """Turn one setting into a list of values: a study of this form's settings, started in the background."""
+        from vitui.screens.study_dialogs import SweepDialog
+
+        if not self.experiment:
+            return
+        # The seed is left out: a study's seeds are its repeats, 0..K-1.
+        settings = {"model": self.model_name, "dataset": self._dataset(),
+                    **{k: v for k, v in self.edits.items() if k != "seed"}}
+        self.app.push_screen(SweepDialog(self.experiment, settings, ["model", *self.fields]), self._sweep_chosen)
+
+    def _sweep_chosen(self, study) -> None:
+        if study is not None:
+            self.post_message(StudyRequested(study))
 
     def action_launch(self) -> None:
         if not self.experiment:
