@@ -42,7 +42,7 @@ def vit_state() -> tuple[dict, dict, dict]:
 
 
 def write_in_foreground(folder: Path, payload: dict, sync_log) -> None:
-    """RunContext.checkpoint before this change (runners/checkpoint.save_checkpoint, then the log's fsync)."""
+    """RunContext.checkpoint before this change (torch.save to a temporary file, fsync, rename, then the log's fsync)."""
     tmp, path = folder / ".old.pt.tmp", folder / "old.pt"
     torch.save(payload, tmp)
     with open(tmp, "rb") as fh:

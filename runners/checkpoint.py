@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-TMP_SUFFIX = ".tmp"  # checkpoints/.<name>.pt.tmp while written; renamed over <name>.pt once complete
+from vitui.core.runfolder import temporary_beside
 
 
 class NonFiniteWeights(ValueError):
@@ -50,23 +50,26 @@ def write_checkpoint(folder: Path, name: str, payload: dict[str, Any], before_re
                      ) -> Path:
     """Write folder/<name>.pt atomically: a temporary file, fsynced, renamed over the old one (then the folder
     fsynced). A kill at any moment leaves the old file or the new one, and at worst a temporary file that
-    remove_temporary() clears. `before_rename` runs just before the rename (the event log's fsync)."""
+    runfolder.remove_temporaries() clears. `before_rename` runs just before the rename (the event log's fsync)."""
     import torch
 
     check_finite(payload)
     folder.mkdir(exist_ok=True)
     path = folder / f"{name}.pt"
-    tmp = folder / f".{name}.pt{TMP_SUFFIX}"
+    fd, tmp = temporary_beside(path)
     try:
-        with open(tmp, "wb") as fh:
+        with os.fdopen(fd, "wb") as fh:
             torch.save(payload, fh)
             fh.flush()
             os.fsync(fh.fileno())
         if before_rename is not None:
             before_rename()
         os.replace(tmp, path)
+    except OSError as exc:  # through a Python file object a full disk names the file (torch says "unexpected pos")
+        Path(tmp).unlink(missing_ok=True)
+        raise OSError(exc.errno, exc.strerror, exc.filename or str(path)) from None
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        Path(tmp).unlink(missing_ok=True)
         raise
     dir_fd = os.open(folder, os.O_RDONLY)
     try:
@@ -74,16 +77,6 @@ def write_checkpoint(folder: Path, name: str, payload: dict[str, Any], before_re
     finally:
         os.close(dir_fd)
     return path
-
-
-def remove_temporary(folder: Path) -> list[Path]:
-    """Delete what a write killed half-way left behind (call with the run's lock held: no writer is alive)."""
-    removed = []
-    if folder.is_dir():
-        for tmp in folder.glob(f".*.pt{TMP_SUFFIX}"):
-            tmp.unlink(missing_ok=True)
-            removed.append(tmp)
-    return removed
 
 
 def load_checkpoint(path: Path, map_location: str = "cpu") -> dict[str, Any]:
@@ -101,6 +94,10 @@ class CheckpointWriter:
     """
 
     def __init__(self, folder: Path, before_rename: Callable[[], None] | None = None):
+        # torch now, before training: the NumPy MLP would otherwise import it at its first checkpoint, and the
+        # second that takes (holding the GIL) would stall the loop and delay the checkpoints after it.
+        import torch  # noqa: F401
+
         self.folder = folder
         self._before_rename = before_rename
         self._pending: dict[str, dict[str, Any]] = {}  # name -> payload, in the order submitted

@@ -94,15 +94,19 @@ class RunContext:
 
     # ---- reporting: events, checkpoints, the summary
     def emit(self, event: Event) -> None:
+        """Append the event to the log and hand it to the parent. When the log cannot take it (a full disk), the
+        parent still gets it, then the OSError ends the run. A rank that writes nothing emits nothing."""
         if self.log_file is None:
             return
         with self._emitting:
-            self.log_file.write(event)
-            if not self.detached:
-                try:
-                    self._events.put_nowait(event)
-                except (ValueError, OSError, queue_module.Full):
-                    self.detached = True
+            try:
+                self.log_file.write(event)
+            finally:
+                if not self.detached:
+                    try:
+                        self._events.put_nowait(event)
+                    except (ValueError, OSError, queue_module.Full):
+                        self.detached = True
 
     def info(self, message: str) -> None:
         self.emit(Log(level="info", message=message))
@@ -167,7 +171,10 @@ class RunContext:
         """The end of the worker: the log closed, and the queue's feeder thread given time to hand over the last
         events before the process exits."""
         if self.log_file is not None:
-            self.log_file.close()
+            try:
+                self.log_file.close()
+            except OSError:  # a full disk: the final status says so already
+                pass
         if self._events is not None:
             self._events.close()
             self._events.join_thread()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -27,7 +28,10 @@ DINOS_SHA256 = "0704eb65c34137226ad13023cfaa77edf70222aaaf3e2a926b9b791a25b025f6
 # A public copy with exactly those bytes, pinned to a commit so it cannot change under us.
 DINOS_URL = ("https://raw.githubusercontent.com/vbvsharma/text-generation-with-an-rnn/"
              "e03a51258d44659921316e4e68a5b7dac2ef1e45/dinos.txt")
-DOWNLOAD_TIMEOUT_S = 30
+DOWNLOAD_TIMEOUT_S = 20  # the most one read of the download may wait
+DOWNLOAD_DEADLINE_S = 60  # the most the whole download may take: a server that drips bytes is cut off
+DOWNLOAD_LIMIT = 1 << 20  # bytes: the file is 19,913; a server sending more is refused before it fills memory
+BOM = "\ufeff"  # a UTF-8 byte order mark, which some editors write first: not a character of the first name
 
 
 @dataclass
@@ -80,8 +84,9 @@ def split_names(names: list[str], val_fraction: float, seed: int) -> tuple[list[
 
 
 def load_names(dataset: str, data_dir: Path | None, val_fraction: float, seed: int,
-               warn=lambda message: None) -> NamesData:
-    """The names of `dinos` or `names:PATH`, split and encoded; DataError with a fix when that fails."""
+               warn=lambda message: None, max_name_len: int = 100) -> NamesData:
+    """The names of `dinos` or `names:PATH`, split and encoded; DataError with a fix when that fails. Names longer
+    than `max_name_len` are skipped with a warning."""
     kind, path = split_dataset(dataset)
     if kind == "dinos":
         raw, where = _dinos_bytes(Path(data_dir) if data_dir else default_data_dir(), warn)
@@ -98,10 +103,18 @@ def load_names(dataset: str, data_dir: Path | None, val_fraction: float, seed: i
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise DataError(f"data set {dataset}: {where} is not UTF-8 text; give a text file with one name per line") from None
-    names = read_names(text)
+    names = read_names(text.removeprefix(BOM))
     if not names:
         raise DataError(f"data set {dataset}: {where} has no names (it is empty or only blank lines); "
                         f"give a text file with one name per line")
+    long = [name for name in names if len(name) > max_name_len]
+    if long:
+        names = [name for name in names if len(name) <= max_name_len]
+        if not names:
+            raise DataError(f"data set {dataset}: every line of {where} is longer than {max_name_len} characters "
+                            f"(max_name_len); give one name per line, or raise max_name_len")
+        warn(f"{where}: skipped {len(long)} line(s) longer than {max_name_len} characters (the longest has "
+             f"{max(map(len, long)):,}); raise max_name_len to keep them")
     train, val = split_names(names, val_fraction, seed)
     if not train:
         raise DataError(f"data set {dataset}: all {len(names)} names were held out; lower val_fraction")
@@ -128,8 +141,7 @@ def download_dinos(path: Path, warn=lambda message: None) -> bytes:
     if offline():
         raise DataError(f"data set dinos not found at {path} and downloads are off (VITUI_OFFLINE); {hint}")
     try:
-        with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response:
-            raw = response.read()
+        raw = fetch(url, DOWNLOAD_LIMIT, DOWNLOAD_DEADLINE_S)
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", None) or exc
         raise DataError(f"data set dinos not found at {path} and the download from {url} failed ({reason}); {hint}") from None
@@ -137,6 +149,7 @@ def download_dinos(path: Path, warn=lambda message: None) -> bytes:
     if digest != DINOS_SHA256:
         raise DataError(f"data set dinos: the file from {url} has SHA-256 {digest[:12]}..., not the course file's "
                         f"{DINOS_SHA256[:12]}...; nothing was saved; {hint}")
+    tmp = ""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{DINOS_FILE}.")
@@ -144,7 +157,28 @@ def download_dinos(path: Path, warn=lambda message: None) -> bytes:
             fh.write(raw)
         os.replace(tmp, path)
     except OSError as exc:
+        if tmp:
+            Path(tmp).unlink(missing_ok=True)  # a full disk: no half file left behind
         # The names are in memory and verified: train on them, and say why the next run downloads again.
         warn(f"downloaded dinos.txt but could not save it to {path} ({exc.strerror}); "
              f"pass --data-dir to a writable folder to keep it")
     return raw
+
+
+def fetch(url: str, limit: int, deadline_s: float) -> bytes:
+    """The body at `url`, read in pieces as they come: ValueError once it passes `limit` bytes (however its header
+    put it) or the whole takes longer than `deadline_s` (a server dripping a byte at a time never times out a read)."""
+    deadline = time.monotonic() + deadline_s
+    with urllib.request.urlopen(url, timeout=min(DOWNLOAD_TIMEOUT_S, deadline_s)) as response:
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise ValueError(f"the server offers {int(declared):,} bytes, more than the {limit:,} expected")
+        chunks, size = [], 0
+        while piece := response.read1(65536):
+            size += len(piece)
+            if size > limit:
+                raise ValueError(f"the server sent more than the {limit:,} bytes expected")
+            if time.monotonic() > deadline:
+                raise ValueError(f"it took longer than {deadline_s:g} s")
+            chunks.append(piece)
+    return b"".join(chunks)

@@ -77,7 +77,7 @@ def train(config: RunConfig, ctx: RunContext) -> dict[str, Any]:
     started = time.monotonic()
 
     # ---- data
-    data = load_names(cfg.dataset, ctx.data_dir, cfg.val_fraction, cfg.seed, warn=ctx.warn)
+    data = load_names(cfg.dataset, ctx.data_dir, cfg.val_fraction, cfg.seed, warn=ctx.warn, max_name_len=cfg.max_name_len)
     known = set(data.train)
     train_encoded = [data.encode(n) for n in data.train]
     val_encoded = [data.encode(n) for n in data.val]

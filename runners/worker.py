@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from runners import environment
-from runners.checkpoint import remove_temporary
 from runners.context import Diverged, RunContext, StopRequested
+from runners.heartbeat import Heartbeat
 from runners.system import SystemSampler
 from vitui.core import runfolder, stops
 from vitui.core.errors import ConfigError
@@ -47,7 +47,7 @@ def worker_main(run_dir: str, data_dir: str | None, events: Any, control: Any, r
     """
     run_path = Path(run_dir)
     lock = runfolder.RunLock(run_path)
-    remove_temporary(run_path / runfolder.CHECKPOINTS)  # a write killed half-way; with the lock held, none is live
+    runfolder.remove_temporaries(run_path)  # half-written files of a killed worker; the lock says none is alive
     try:
         config = RunConfig.from_dict(runfolder.load_run(run_path).config)
         ranks = int(getattr(config.train, "gpus", 1))
@@ -79,7 +79,7 @@ def rank_main(run_dir: str | None, data_dir: str | None, events: Any, control: A
         run_path = Path(str(run_dir))
         lock = None if supervised else runfolder.RunLock(run_path)
         if lock is not None:
-            remove_temporary(run_path / runfolder.CHECKPOINTS)
+            runfolder.remove_temporaries(run_path)
         try:
             ctx = RunContext(run_path, Path(data_dir) if data_dir else None, events, control, resume=resume,
                              watch_grandparent=supervised)
@@ -141,17 +141,30 @@ def run_and_record(ctx: RunContext, resume: bool, command: list[str] | None,
     every = ctx.config.get("system_every", field_info(BaseConfig, "system_every").default)  # older runs lack it
     sampler = SystemSampler(ctx.emit, float(every))
 
+    def report(event: Log | Status) -> None:
+        """The last words: the parent hears them even when the log cannot take them (the disk is full)."""
+        try:
+            ctx.emit(event)
+        except OSError:
+            pass
+
     def finish(state: str, detail: str = "", announce: bool = True, **extra: Any) -> None:
+        heartbeat.stop()
         sampler.stop()
         if announce:
-            ctx.emit(Status(state=state, detail=detail))
-        runfolder.write_status(run_path, state, detail, pid=os.getpid(), started=started, ended=time.time(),
-                               **history, **extra)
+            report(Status(state=state, detail=detail))
+        try:
+            runfolder.write_status(run_path, state, detail, pid=os.getpid(), started=started, ended=time.time(),
+                                   **history, **extra)
+        except OSError:
+            pass  # not even in place: the parent records the end when it reaps this process
 
-    runfolder.write_status(run_path, "running", pid=os.getpid(), started=started, **history)
-    ctx.emit(Status(state="running"))
+    heartbeat = Heartbeat(run_path)
     code = 0
     try:
+        runfolder.write_status(run_path, "running", pid=os.getpid(), started=started, **history)
+        heartbeat.start()
+        ctx.emit(Status(state="running"))
         if join is not None:
             ctx.group = join()
             ctx.group.share(str(run_path))
@@ -176,29 +189,36 @@ def run_and_record(ctx: RunContext, resume: bool, command: list[str] | None,
         code = 1 if problem else 130
     except Diverged as exc:  # a NaN loss: the run fails and keeps its last good checkpoint
         _checkpoints_written(ctx)
-        ctx.emit(Log(level="error", message=f"{exc}; {exc.advice}"))
+        report(Log(level="error", message=f"{exc}; {exc.advice}"))
         finish("failed", str(exc))
         code = 1
     except ConfigError as exc:  # missing data, bad settings: the message is the whole story
         _checkpoints_written(ctx)
-        ctx.emit(Log(level="error", message=str(exc)))
+        report(Log(level="error", message=str(exc)))
         finish("failed", str(exc), usage_error=True)
         code = 2
+    except OSError as exc:  # a full disk, a folder gone read-only: where and why says it all, no traceback
+        message = _one_line(exc) if exc.filename is None else f"{exc.strerror}: {exc.filename}"
+        _checkpoints_written(ctx)
+        report(Log(level="error", message=message if exc.filename else traceback.format_exc()))
+        finish("failed", message)
+        code = 1
     except Exception as exc:  # noqa: BLE001 - every crash must end up in the log
         message = _one_line(exc)
         if ctx.group is not None and ctx.group.distributed and _lost_contact(exc):
             # Most likely another rank died. The supervisor saw which, and records the end itself (status.json says
             # this meanwhile); under torchrun nobody can tell more than this.
             lost = f"lost contact with another rank: {message}"
-            ctx.emit(Log(level="warning", message=lost))
+            report(Log(level="warning", message=lost))
             _checkpoints_written(ctx)
             finish("failed", lost, announce=not supervised, lost_rank=True)
         else:
-            ctx.emit(Log(level="error", message=traceback.format_exc()))
+            report(Log(level="error", message=traceback.format_exc()))
             _checkpoints_written(ctx)
             finish("failed", message)
         code = 1
     finally:
+        heartbeat.stop()
         sampler.stop()
         if ctx.group is not None:
             ctx.group.leave()

@@ -7,9 +7,12 @@ stop, quit and crash handling run their real code. All times are fixed, so scree
 
 from __future__ import annotations
 
+import contextlib
 import math
+import multiprocessing
 import os
 import queue
+import signal
 import threading
 import time
 from pathlib import Path
@@ -337,3 +340,24 @@ def burst(app, *keys: str) -> None:
         except KeyError:
             character = key if len(key) == 1 else None
         app.post_message(events.Key(key, character))
+
+
+def _hold_lock(run_dir: Path, ready: Any) -> None:
+    lock = runfolder.RunLock(run_dir)  # noqa: F841 - held until this process dies
+    ready.set()
+    signal.pause()
+
+
+@contextlib.contextmanager
+def lock_held(run_dir: Path):
+    """A live worker's lock on the run, held by another process until the block ends (then it is killed)."""
+    ctx = multiprocessing.get_context("spawn")
+    ready = ctx.Event()
+    holder = ctx.Process(target=_hold_lock, args=(run_dir, ready))
+    holder.start()
+    try:
+        assert ready.wait(30), "the lock holder did not start"
+        yield
+    finally:
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.join()

@@ -48,7 +48,9 @@ def quick_refresh(monkeypatch):
 
 async def open_browser(pilot, app) -> RunsBrowserScreen:
     app.show_runs()
-    await wait_until(pilot, lambda: isinstance(app.screen, RunsBrowserScreen) and app.screen.runs)
+    await wait_until(pilot, lambda: isinstance(app.screen, RunsBrowserScreen) and app.screen.runs
+                     and app.screen.query_one(RunTable).size.height > 1)
+    await pilot.pause()  # the table's Resize to its laid-out size, which fits its columns to it, is handled
     return app.screen
 
 

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from conftest import REPO
-from runners.checkpoint import CheckpointWriter, NonFiniteWeights, remove_temporary, snapshot, write_checkpoint
+from runners.checkpoint import CheckpointWriter, NonFiniteWeights, snapshot, write_checkpoint
 from runners.context import Diverged, RunContext
 from vitui.core import runfolder
 from vitui.core.experiments import resolve
@@ -93,11 +93,13 @@ def test_run_context_turns_nan_weights_into_a_divergence(tmp_path):
 
 
 def test_a_write_killed_half_way_leaves_the_old_file_and_the_next_start_removes_its_remains(tmp_path):
-    write_checkpoint(tmp_path, "last", payload(1))
-    torn = tmp_path / ".last.pt.tmp"
+    checkpoints = tmp_path / runfolder.CHECKPOINTS
+    write_checkpoint(checkpoints, "last", payload(1))
+    torn = checkpoints / ".last.pt.k3x9q.tmp"
     torn.write_bytes(b"PK\x03\x04 half a zip")  # what a kill during torch.save leaves
-    assert load(tmp_path / "last.pt")["step"] == 1
-    assert remove_temporary(tmp_path) == [torn] and not torn.exists()
+    assert load(checkpoints / "last.pt")["step"] == 1
+    runfolder.remove_temporaries(tmp_path)
+    assert not torn.exists() and load(checkpoints / "last.pt")["step"] == 1
 
 
 @pytest.mark.slow
@@ -121,7 +123,7 @@ def test_sigkill_during_checkpoint_writes_never_breaks_last_pt_and_resume_cleans
             time.sleep(0.01)
         run_dir = runfolder.list_runs(runs)[0].path
         while time.monotonic() < deadline:  # a write in flight: its temporary file is there
-            if (run_dir / "checkpoints" / ".last.pt.tmp").exists() and (run_dir / "checkpoints" / "last.pt").exists():
+            if list((run_dir / "checkpoints").glob(".last.pt.*.tmp")) and (run_dir / "checkpoints" / "last.pt").exists():
                 break
             time.sleep(0.002)
         else:

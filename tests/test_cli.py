@@ -88,7 +88,7 @@ def test_runs_list_keeps_names_whole_at_80_columns(tmp_path):
 
 @pytest.mark.slow
 def test_runs_list_and_show(tmp_path, mnist_small):
-    assert "no runs" in run_vitui("runs", "list", "--runs-dir", str(tmp_path)).stdout
+    assert "no runs" in run_vitui("runs", "list", "--runs-dir", str(tmp_path)).stderr  # stdout stays for programs
     run_vitui("run", "mlp-mnist", "--no-tui", "--runs-dir", str(tmp_path), "--data-dir", str(mnist_small),
               "--set", "iterations=20", "--set", "eval_every=10", "--set", "per_class=20")
     listing = run_vitui("runs", "list", "--runs-dir", str(tmp_path))

@@ -136,6 +136,13 @@ def test_mlp_resumed_twice_ends_bit_for_bit_like_a_run_never_stopped(mnist_small
     check_resume_equivalence("mlp-mnist", overrides, mnist_small, [8, 22], tmp_path, monkeypatch, tolerance=0)
 
 
+def test_mlp_in_mini_batches_resumed_mid_pass_takes_the_same_batches(mnist_small, tmp_path, monkeypatch):
+    # 300 images in batches of 64: 5 steps a pass, so the stops at 7 and 13 cut passes; the shuffle must go on.
+    overrides = {"per_class": "30", "iterations": "20", "eval_every": "10", "log_every": "1", "hidden": "16",
+                 "batch_size": "64", "val_fraction": "0.1", "checkpoint_every": "0"}
+    check_resume_equivalence("mlp-mnist", overrides, mnist_small, [7, 13], tmp_path, monkeypatch, tolerance=0)
+
+
 def test_rnn_resumed_twice_ends_bit_for_bit_like_a_run_never_stopped(tmp_path, monkeypatch):
     data = require(shared_data() / "dinos.txt").parent
     overrides = {"iterations": "400", "sample_every": "150", "eval_every": "100", "log_every": "25"}

@@ -14,7 +14,7 @@ import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 from textual import events, work
 from textual.app import App
@@ -27,7 +27,9 @@ from vitui.core.errors import ConfigError
 from vitui.core.experiments import RunConfig
 from vitui.core.resume import check_resume, resume_settings
 from vitui.messages import (LaunchRequested, OpenRun, ResumeRun, RunFinished, RunUpdated, ShowLauncher, ShowRuns,
-                            StopRun)
+                            ShowStudies, StopRun, StopStudy, StudyRequested)
+from vitui.notice import notice_mode, notice_sequence
+from vitui.render.formats import plain
 from vitui.runstate import RunState
 from vitui.screens.help import HelpScreen
 from vitui.sources import HandleSource, RunSource, TailSource
@@ -71,8 +73,14 @@ class VituiApp(App[int]):
     ]
 
     def __init__(self, runs_dir: Path, data_dir: Path | None = None, *, config: RunConfig | None = None,
-                 watch: Path | None = None, start_run: Callable[..., Any] | None = None, resume: Path | None = None):
+                 watch: Path | None = None, study: Path | None = None, start_run: Callable[..., Any] | None = None,
+                 start_study: Callable[..., Any] | None = None, resume: Path | None = None, notify: str = "off"):
         super().__init__()
+        self.notify_mode = notify  # vitui.notice: how a followed run's end is announced beyond the app
+        self._initial_study = study
+        if start_study is None:
+            from vitui.studies.process import start_study_process as start_study
+        self._start_study = start_study  # starts a study in a process of its own (tests pass a fake)
         self.runs_dir = Path(runs_dir)
         self.data_dir = data_dir
         self._initial_config = config
@@ -89,6 +97,7 @@ class VituiApp(App[int]):
         self._start_run = start_run
         self.sessions: dict[Path, RunSession] = {}
         self.farewell: list[str] = []  # printed on the terminal after the app has given it back
+        self.studies_started: list[Any] = []  # study folders started here: where they stand is printed at the end
 
     def on_mount(self) -> None:
         from vitui.screens.browser import RunsBrowserScreen
@@ -96,14 +105,16 @@ class VituiApp(App[int]):
 
         self._handle_exit_signals()
         self.call_after_refresh(self.check_size)
+        if self._initial_study is not None:
+            self.push_screen(LauncherScreen())
+            self.show_studies(self._initial_study)
+            return
         if self._initial_watch is not None:
             self.push_screen(RunsBrowserScreen())
             self.open_run(self._initial_watch, stop_reason=stops.FROM_WATCH)
             return
-        if self._initial_config is not None:
-            # The launcher comes when the user goes back from the run (esc).
-            self.launch(self._initial_config, resume=self._initial_resume)
-            return
+        if self._initial_config is not None and self.try_launch(self._initial_config, resume=self._initial_resume):
+            return  # the launcher comes when the user goes back from the run (esc)
         self.push_screen(LauncherScreen())
 
     # ------------------------------------------------------------------ runs
@@ -140,6 +151,17 @@ class VituiApp(App[int]):
 
         self._show(RunsBrowserScreen)
 
+    def show_studies(self, select: Path | None = None) -> None:
+        """The studies screen (back to it if it is open underneath), with `select` chosen when given."""
+        from vitui.screens.studies import StudiesScreen
+
+        if any(isinstance(s, StudiesScreen) for s in self.screen_stack):
+            self._show(StudiesScreen)
+            if select is not None:
+                cast(StudiesScreen, self.screen).choose(select)
+        else:
+            self.push_screen(StudiesScreen(select))
+
     def show_launcher(self) -> None:
         from vitui.screens.launcher import LauncherScreen
 
@@ -173,10 +195,16 @@ class VituiApp(App[int]):
 
     # ------------------------------------------------------------------ what screens ask for
     def on_launch_requested(self, message: LaunchRequested) -> None:
+        self.try_launch(message.config)
+
+    def try_launch(self, config: RunConfig, resume: Path | None = None) -> bool:
+        """launch(), saying why in a notification when the run cannot start (a runs folder that cannot take it)."""
         try:
-            self.launch(message.config)
-        except (OSError, RuntimeError) as exc:
-            self.notify(f"could not start the run: {exc}", severity="error", timeout=10)
+            self.launch(config, resume=resume)
+            return True
+        except (ConfigError, OSError, RuntimeError) as exc:
+            self.notify(f"could not start the run: {plain(exc)}", severity="error", timeout=10, markup=False)
+            return False
 
     def on_open_run(self, message: OpenRun) -> None:
         self.open_run(message.run_dir)
@@ -193,9 +221,9 @@ class VituiApp(App[int]):
             check_resume(run_dir, config)
             self.launch(config, resume=run_dir)
         except ConfigError as exc:
-            self.notify(str(exc), severity="error", timeout=10)
+            self.notify(plain(exc), severity="error", timeout=10, markup=False)
         except (OSError, RuntimeError) as exc:
-            self.notify(f"could not resume the run: {exc}", severity="error", timeout=10)
+            self.notify(f"could not resume the run: {plain(exc)}", severity="error", timeout=10, markup=False)
 
     def on_show_runs(self, message: ShowRuns) -> None:
         self.show_runs()
@@ -203,12 +231,38 @@ class VituiApp(App[int]):
     def on_show_launcher(self, message: ShowLauncher) -> None:
         self.show_launcher()
 
+    def on_show_studies(self, message: ShowStudies) -> None:
+        self.show_studies(message.select)
+
+    def on_study_requested(self, message: StudyRequested) -> None:
+        """Start the study in a process of its own: it goes on if the app quits, like a run left training."""
+        from vitui.studies.folder import StudyFolder
+
+        try:
+            folder = StudyFolder.create(self.runs_dir, message.study)
+            self._start_study(folder, self.runs_dir, self.data_dir)
+        except OSError as exc:
+            self.notify(f"could not start the study: {exc}", severity="error", timeout=10)
+            return
+        if folder.path not in [f.path for f in self.studies_started]:
+            self.studies_started.append(folder)
+        self.notify(f"study {folder.id} started: {len(folder.jobs())} runs")
+        self.show_studies(folder.path)
+
+    def on_stop_study(self, message: StopStudy) -> None:
+        from vitui.studies.folder import StudyFolder
+        from vitui.studies.process import stop_study
+
+        asked = stop_study(StudyFolder(message.folder))
+        self.notify(f"stopping {message.folder.name}: its runs in flight save a checkpoint; start it again to resume"
+                    if asked else f"{message.folder.name} is not running here")
+
     def on_stop_run(self, message: StopRun) -> None:
         session = self.sessions.get(message.run_dir)
         if session is None:
             return
         if not session.run.running:
-            self.notify(f"the run is already {session.run.state}")
+            self.notify(plain(f"the run is already {session.run.state}"), markup=False)
             return
         self.stop_session(session)
         if session.stopping:
@@ -250,16 +304,24 @@ class VituiApp(App[int]):
     def on_run_finished(self, message: RunFinished) -> None:
         self.on_run_updated(RunUpdated(message.run_dir))
         name = message.run_dir.name
+        # Names, errors and reasons are untrusted text: plain, never markup.
         if message.state == "failed":
-            self.notify(f"{name} failed: {self.sessions[message.run_dir].run.last_error or message.detail}",
-                        severity="error", timeout=8)
+            self.notify(plain(f"{name} failed: {self.sessions[message.run_dir].run.last_error or message.detail}"),
+                        severity="error", timeout=8, markup=False)
         else:
-            self.notify(f"{name} {stops.describe_end(message.state, message.detail)}",
-                        severity="warning" if message.state == "stopped" else "information")
+            self.notify(plain(f"{name} {stops.describe_end(message.state, message.detail)}"),
+                        severity="warning" if message.state == "stopped" else "information", markup=False)
+        self.write_notice(notice_sequence(self.notify_mode, "vitui", f"{name} {message.state}"))
+
+    def write_notice(self, sequence: str) -> None:
+        """A bell or an OSC notification straight to the terminal (as copy_to_clipboard writes OSC 52)."""
+        if sequence and self._driver is not None:
+            self._driver.write(sequence)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:
-            self.notify(f"{event.worker.description} stopped following: {event.worker.error}", severity="error", timeout=10)
+            self.notify(plain(f"{event.worker.description} stopped following: {event.worker.error}"), severity="error",
+                        timeout=10, markup=False)
 
     # ------------------------------------------------------------------ help
     def action_help(self) -> None:
@@ -291,8 +353,8 @@ class VituiApp(App[int]):
         """Quit at once, leaving the runs started here training headless (they go on writing their folders)."""
         for session in [s for s in self.sessions.values() if s.owned_and_running]:
             session.source.detach()
-            self.farewell.append(f"{session.run_dir.name} is still training; follow it with "
-                                 f"`vitui watch {session.run_dir.name}`")
+            name = plain(session.run_dir.name)
+            self.farewell.append(f"{name} is still training; follow it with `vitui watch {name}`")
         self.exit(0)
 
     def stop_runs_and_exit(self) -> None:
@@ -304,15 +366,16 @@ class VituiApp(App[int]):
         for session in [s for s in self.sessions.values() if s.owned_and_running]:
             self.stop_session(session, stops.ON_QUIT)
             session.source.detach()
-            self.farewell.append(f"{session.run_dir.name} is stopping: it saves a checkpoint and marks itself "
-                                 f"stopped (`vitui runs show {session.run_dir.name}`)")
+            name = plain(session.run_dir.name)
+            self.farewell.append(f"{name} is stopping: it saves a checkpoint and marks itself stopped "
+                                 f"(`vitui runs show {name}`)")
         self.exit(0)
 
     def stop_session(self, session: RunSession, reason: str | None = None) -> None:
         try:
             session.source.stop(reason or session.stop_reason)
         except (RuntimeError, OSError) as exc:
-            self.notify(str(exc), severity="error")
+            self.notify(plain(exc), severity="error", markup=False)
             return
         session.stopping = True
 
@@ -343,17 +406,24 @@ class VituiApp(App[int]):
 
 
 def make_app(runs_dir: Path | None = None, data_dir: Path | None = None, *, config: RunConfig | None = None,
-             watch: Path | None = None, start_run: Callable[..., Any] | None = None,
-             resume: Path | None = None) -> VituiApp:
-    """The one way to build the app: the CLI, the tests and the snapshot tests all come through here."""
+             watch: Path | None = None, study: Path | None = None, start_run: Callable[..., Any] | None = None,
+             start_study: Callable[..., Any] | None = None, resume: Path | None = None,
+             notify: str | None = None) -> VituiApp:
+    """The one way to build the app: the CLI, the tests and the snapshot tests all come through here. `notify`
+    (vitui.notice) defaults to $VITUI_NOTIFY, else off."""
     return VituiApp(runs_dir if runs_dir is not None else runfolder.default_runs_dir(), data_dir,
-                    config=config, watch=watch, start_run=start_run, resume=resume)
+                    config=config, watch=watch, study=study, start_run=start_run, start_study=start_study,
+                    resume=resume, notify=notice_mode(notify))
 
 
 def run_app(**kwargs: Any) -> int:
     """Run the app in this terminal and return its exit code (the terminal is restored when it returns)."""
     app = make_app(**kwargs)
     code = app.run()
+    if app.studies_started:
+        from vitui.studies.process import study_farewell
+
+        app.farewell += [study_farewell(folder) for folder in app.studies_started]
     try:
         for line in app.farewell:
             print(line)

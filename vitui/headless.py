@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import signal
 import sys
 import threading
@@ -15,11 +17,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgres
 from vitui.core import runfolder, stops
 from vitui.core.events import Evaluation, Event, Log, Metric, Progress, Ranks, Samples, Status
 from vitui.core.ranks import launched_rank
-from vitui.render.formats import format_ranks, format_value
+from vitui.render.formats import format_ranks, format_value, plain
 from vitui.render.tables import confusion_table, evaluation_table
 
 if TYPE_CHECKING:
     from vitui.core.experiments import RunConfig
+    from vitui.launch import RunHandle
 
 
 def format_epoch_line(metric: Metric, progress: Progress | None, ranks: Ranks | None = None) -> str:
@@ -30,20 +33,42 @@ def format_epoch_line(metric: Metric, progress: Progress | None, ranks: Ranks | 
         head = f"{progress.unit} {metric.step}/{progress.total_steps}"
     else:
         head = f"step {metric.step}"
-    line = "  ".join([head, *(format_value(k, v) for k, v in metric.values.items())])
+    line = plain("  ".join([head, *(format_value(k, v) for k, v in metric.values.items())]))
     if ranks is not None:
-        line += "\n  " + format_ranks(ranks.world_size, ranks.backend, ranks.batch_size, ranks.img_per_s,
-                                       ranks.straggler)
+        line += "\n  " + plain(format_ranks(ranks.world_size, ranks.backend, ranks.batch_size, ranks.img_per_s,
+                                             ranks.straggler))
     return line
 
 
+class PipeSafeConsole(Console):
+    """A console whose closed pipe (`vitui run ... | head`) raises BrokenPipeError for the printer to handle: rich's
+    own console exits the process there, which would leave the worker waiting on its queue."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        try:  # nothing more goes to the closed pipe, not even Python's flush at exit
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self.file.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):
+            pass
+        raise BrokenPipeError(errno.EPIPE, "the output's reader has gone")
+
+
 class HeadlessPrinter:
-    """Turns worker events into terminal output: lines for logs and tmux, a progress bar for people."""
+    """Turns worker events into terminal output: lines for logs and tmux, a progress bar for people.
+
+    What it prints holds untrusted text (run and folder names, class names, sampled names, log messages), so its
+    consoles take no markup and every such string goes through `plain`. Printing never ends the run: when the
+    terminal fails (a closed pipe, a hung-up terminal, a bug here) the printer says so once and goes quiet, and the
+    caller keeps draining the worker's queue, which the worker needs read to finish.
+    """
 
     def __init__(self, stream: TextIO | None = None, *, progress_bar: bool | None = None):
         stream = stream or sys.stdout
-        self.console = Console(file=stream, highlight=False, soft_wrap=True)
-        self.err = Console(stderr=True, highlight=False, soft_wrap=True)
+        self.console = PipeSafeConsole(file=stream, highlight=False, soft_wrap=True, markup=False)
+        self.err = PipeSafeConsole(stderr=True, highlight=False, soft_wrap=True, markup=False)
+        self.failed: str = ""  # why printing stopped ("" while it works)
         if progress_bar is None:
             progress_bar = stream.isatty()
         self.bar = RichProgress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -64,6 +89,37 @@ class HeadlessPrinter:
             self.bar.stop()
 
     def handle(self, event: Event) -> None:
+        """Print one event; a failure to print is reported once and then printing stops (see the class)."""
+        if self.failed:
+            return
+        try:
+            self._print(event)
+        except Exception as exc:  # noqa: BLE001 - whatever broke the printing must not stop the queue's reader
+            self._give_up(exc)
+
+    def say(self, text: str, *, err: bool = False, style: str = "") -> None:
+        """One line of our own, guarded like the events; on stderr even after stdout failed (a closed pipe)."""
+        try:
+            if err:
+                self.err.print(plain(text, lines=True), style=style)
+            elif not self.failed:
+                self.console.print(plain(text, lines=True), style=style)
+        except Exception as exc:  # noqa: BLE001
+            if not self.failed:
+                self._give_up(exc)
+
+    def _give_up(self, exc: Exception) -> None:
+        self.failed = f"{type(exc).__name__}: {exc}"
+        try:
+            if self.bar:
+                self.bar.stop()
+            sys.stderr.write(f"vitui: cannot print the run's progress any more ({plain(self.failed)}); the run goes "
+                             f"on and its folder records everything\n")
+            sys.stderr.flush()
+        except Exception:  # noqa: BLE001 - no terminal at all (hung up): nobody to tell
+            pass
+
+    def _print(self, event: Event) -> None:
         if isinstance(event, Progress):
             self._on_progress(event)
         elif isinstance(event, Metric) and event.split == "epoch":
@@ -75,17 +131,18 @@ class HeadlessPrinter:
             if len(event.class_names) <= 12:
                 self.console.print(confusion_table(event))
         elif isinstance(event, Samples):
-            shown = ", ".join(("" if novel else "*") + text for text, novel in zip(event.texts, event.novel))
+            shown = ", ".join(("" if novel else "*") + plain(text) for text, novel in zip(event.texts, event.novel))
             self.console.print(f"samples @ {event.step} (T={event.temperature:g}, novel {event.novelty * 100:.0f}%, *=in training set): {shown}")
         elif isinstance(event, Log):
+            out = plain(event.message.rstrip(), lines=True)
             if event.level == "error":
-                self.err.print(event.message.rstrip(), style="red", markup=False)
+                self.err.print(out, style="red")
             elif event.level == "warning":
-                self.err.print(f"warning: {event.message}", style="yellow", markup=False)
+                self.err.print(f"warning: {out}", style="yellow")
             else:
-                self.console.print(event.message, markup=False)
+                self.console.print(out)
         elif isinstance(event, Status) and event.state != "running":
-            self.console.print(f"run {stops.describe_end(event.state, event.detail)}", markup=False)
+            self.console.print(plain(f"run {stops.describe_end(event.state, event.detail)}"))
 
     def _on_progress(self, event: Progress) -> None:
         self._progress = event
@@ -108,8 +165,9 @@ def run_headless(config: "RunConfig", runs_dir: Path, data_dir: Path | None, res
     return the CLI's exit code.
 
     Ctrl-C or SIGTERM asks the worker for a graceful stop (checkpoint, status stopped with the signal as
-    its reason, exit 130); a second one kills it. The handler only records the signal, so a queue read is
-    never cut in half.
+    its reason, exit 130). A second Ctrl-C kills it: a person at the keyboard means it. A second SIGTERM does
+    not: a scheduler that repeats it before its grace time is up would lose the checkpoint being saved. The
+    handler only records the signal, so a queue read is never cut in half.
     """
     from vitui.launch import start_run
 
@@ -121,20 +179,23 @@ def run_headless(config: "RunConfig", runs_dir: Path, data_dir: Path | None, res
 
     previous = {signum: signal.signal(signum, on_signal) for signum in (signal.SIGINT, signal.SIGTERM)}
     printer = HeadlessPrinter()
-    printer.console.print(f"{'resuming run folder' if resume else 'run folder'} {handle.run_dir}", markup=False)
-    asked = 0
+    printer.say(f"{'resuming run folder' if resume else 'run folder'} {handle.run_dir}")
+    answered = 0
     try:
         with printer:
             while True:
                 for event in handle.poll(timeout=0.2):
                     printer.handle(event)
-                if len(received) > asked:
-                    if asked == 0:
-                        handle.stop(stops.by_signal(received[0]))
-                        printer.err.print("stopping after this step: saving a checkpoint (Ctrl-C again to kill)")
-                    else:
+                for signum in received[answered:]:
+                    answered += 1
+                    if answered == 1:
+                        handle.stop(stops.by_signal(signum))
+                        printer.say("stopping after this step: saving a checkpoint (Ctrl-C again to kill)", err=True)
+                    elif signum == signal.SIGINT:
                         handle.kill()
-                    asked = len(received)
+                    else:
+                        printer.say("already stopping: waiting for the worker to save its checkpoint "
+                                    "(Ctrl-C kills it)", err=True)
                 if not handle.alive:
                     while events := handle.poll():
                         for event in events:
@@ -143,11 +204,25 @@ def run_headless(config: "RunConfig", runs_dir: Path, data_dir: Path | None, res
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        if handle.alive:  # left the loop on an error of our own: end the worker rather than leave it waiting on us
+            end_worker(handle)
     state = handle.reap()
     code = handle.process.exitcode
     if state == "failed" and code not in (1, 2):
-        printer.err.print(f"vitui: error: {runfolder.load_run(handle.run_dir).status.get('detail')}", markup=False)
+        printer.say(f"vitui: error: {runfolder.load_run(handle.run_dir).status.get('detail')}", err=True)
     return {"completed": 0, "stopped": 130}.get(state, 2 if code == 2 else 1)
+
+
+def end_worker(handle: "RunHandle", grace_s: float = 60.0) -> None:
+    """Ask the worker to stop and read its queue until it has saved and exited (it cannot exit while its last
+    events wait in the queue unread); kill it when that takes longer than `grace_s`."""
+    handle.stop(stops.PARENT_EXITED)
+    deadline = time.monotonic() + grace_s
+    while handle.alive and time.monotonic() < deadline:
+        handle.poll(timeout=0.2)
+    handle.kill()
+    while handle.poll():
+        pass
 
 
 def run_as_rank(config: "RunConfig", runs_dir: Path, data_dir: Path | None, resume: Path | None = None) -> int:
@@ -169,8 +244,7 @@ def run_as_rank(config: "RunConfig", runs_dir: Path, data_dir: Path | None, resu
         run_dir = Path(resume)
         prepare_resume(run_dir, config)
     printer = HeadlessPrinter()
-    printer.console.print(f"{'resuming run folder' if resume else 'run folder'} {run_dir} (rank 0 of {launched[1]})",
-                          markup=False)
+    printer.say(f"{'resuming run folder' if resume else 'run folder'} {run_dir} (rank 0 of {launched[1]})")
     tail, done = runfolder.EventTail(run_dir), threading.Event()
 
     def follow() -> None:

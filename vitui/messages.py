@@ -12,6 +12,7 @@ from textual.message import Message
 
 if TYPE_CHECKING:
     from vitui.core.experiments import RunConfig
+    from vitui.studies.definition import Study
 
 
 class RunUpdated(Message, bubble=False):
@@ -77,3 +78,27 @@ class StopRun(Message):
     def __init__(self, run_dir: Path):
         super().__init__()
         self.run_dir = run_dir
+
+
+class ShowStudies(Message):
+    """Show the studies screen (back to it if it is open underneath), with a study chosen when given."""
+
+    def __init__(self, select: Path | None = None):
+        super().__init__()
+        self.select = select
+
+
+class StudyRequested(Message):
+    """Start a study in a process of its own and show it on the studies screen."""
+
+    def __init__(self, study: "Study"):
+        super().__init__()
+        self.study = study
+
+
+class StopStudy(Message):
+    """Ask the processes running a study to stop it: its runs in flight save a checkpoint; it can be resumed."""
+
+    def __init__(self, folder: Path):
+        super().__init__()
+        self.folder = folder

@@ -32,6 +32,7 @@ class Trace:
     label: str = ""
     role: str = "train"
     faint: bool = False
+    floor: list[float] | None = None  # a band: filled from these values up to y (a study's spread over seeds)
 
 
 @dataclass
@@ -330,18 +331,25 @@ def _summary_line(message: str) -> str:
     return lines[-1] if lines else ""
 
 
-def load_run_state(run_dir: Path, run: RunState | None = None, chunk: int = 5000) -> RunState:
+def load_run_state(run_dir: Path, run: RunState | None = None, chunk: int = 5000,
+                   reader: runfolder.EventReader | None = None,
+                   progress: Callable[[int, int], None] | None = None) -> RunState:
     """A finished (or any) run's state, read from its log (into `run` when given, in chunks, so views can
-    draw while it loads)."""
+    draw while it loads; from where `reader` starts when given). `progress` hears (bytes read, log size) after
+    each chunk."""
     info = runfolder.load_run(run_dir)
     if run is None:
         run = RunState(run_dir.name, info.config)
+    if reader is None:
+        reader = runfolder.EventReader(run_dir)
     batch: list[Event] = []
-    for event in runfolder.read_events(run_dir):
+    for event in reader:
         batch.append(event)
         if len(batch) >= chunk:
             run.apply(batch)
             batch = []
+            if progress is not None:
+                progress(reader.offset, reader.size)
     run.apply(batch)
     state = info.state
     detail = info.status.get("detail", "")

@@ -13,7 +13,10 @@ from vitui.cli.base import app
 # Importing a module registers its commands; `vitui --help` lists them in this order.
 from vitui.cli import train  # noqa: E402, F401, I001
 from vitui.cli import runs  # noqa: E402, F401
+from vitui.cli import manage  # noqa: E402, F401
+from vitui.cli import export  # noqa: E402, F401
 from vitui.cli import look  # noqa: E402, F401
+from vitui.cli import studies  # noqa: E402, F401
 
 __all__ = ["app", "main"]
 

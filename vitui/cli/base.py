@@ -19,17 +19,22 @@ DATA_DIR_OPTION = typer.Option(None, "--data-dir", help="folder of data sets [de
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
-    """One line on stderr saying what is wrong, then a non-zero exit."""
-    typer.echo(f"vitui: error: {message}", err=True)
+    """One line on stderr saying what is wrong, then a non-zero exit. The message may quote what the user gave (a
+    name, a value), so it is printed plain: no control characters, one line."""
+    from vitui.render.formats import plain
+
+    typer.echo(f"vitui: error: {plain(message)}", err=True)
     return typer.Exit(code)
 
 
 def make_console():
     """A rich console: the terminal's width, or COLUMNS when set; when piped or logged without COLUMNS, wide
-    enough that tables are not cut to 80 columns."""
+    enough that tables are not cut to 80 columns. No markup: what it prints holds run names and settings, where a
+    "[/]" is text, not a tag (styles come as rich Text)."""
     from rich.console import Console
 
-    return Console() if sys.stdout.isatty() or os.environ.get("COLUMNS", "").isdigit() else Console(width=200)
+    width = None if sys.stdout.isatty() or os.environ.get("COLUMNS", "").isdigit() else 200
+    return Console(width=width, markup=False)
 
 
 def locate_run(run_name: str, runs_dir: Optional[Path]) -> Path:
@@ -54,8 +59,19 @@ def is_terminal() -> bool:
 
 @app.callback(invoke_without_command=True)
 def main_callback(ctx: typer.Context, runs_dir: Optional[Path] = RUNS_DIR_OPTION,
-                  data_dir: Optional[Path] = DATA_DIR_OPTION) -> None:
+                  data_dir: Optional[Path] = DATA_DIR_OPTION,
+                  notify: Optional[str] = typer.Option(
+                      None, "--notify", metavar="off|bell|osc9|osc777",
+                      help="when a run the dashboard follows ends: a bell, or a desktop notification through the "
+                           "terminal (OSC 9 or 777) [default: $VITUI_NOTIFY or off]")) -> None:
     """With no command: open the dashboard (launcher, live runs, runs browser)."""
+    if notify is not None:
+        from vitui.notice import ENV, notice_mode
+
+        try:
+            os.environ[ENV] = notice_mode(notify)  # for the dashboard of `vitui run` and `vitui watch` too
+        except ValueError as exc:
+            raise fail(str(exc)) from None
     if ctx.invoked_subcommand is not None:
         return
     if not is_terminal():

@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 
 from vitui.cli.base import RUNS_DIR_OPTION, app, fail, locate_run
+from vitui.cli.output import JSON_OPTION, print_json
 
 
 @app.command()
@@ -22,9 +23,11 @@ def attention(
 ) -> None:
     """Print a ViT run's attention maps: each probe image, the heatmap and the two overlaid."""
     from rich.console import Console
+    from rich.text import Text
 
     from vitui.core.events import Attention
     from vitui.core.runfolder import read_events
+    from vitui.render.formats import plain
     from vitui.render.pictures import attention_report, map_count, pick_by_step
 
     path = locate_run(run_name, runs_dir)
@@ -40,7 +43,8 @@ def attention(
         raise fail(f"bad --probe {probe}: this run has probes 1..{len(event.labels)}")
     steps = ", ".join(str(e.step) for e in events)
     console = Console()
-    console.print(f"[bold]{path.name}[/]  attention at step {event.step} (logged at steps {steps})", highlight=False)
+    console.print(Text.assemble((plain(path.name), "bold"), f"  attention at step {event.step} (logged at steps {steps})"),
+                  highlight=False)
     console.print(attention_report(event, layer=layer_index, head=head_index,
                                    probes=None if probe is None else [probe - 1]))
 
@@ -85,7 +89,7 @@ def sample(run_name: str = typer.Argument(..., metavar="RUN", help="run folder, 
                                              help="< 1 safer names, > 1 wilder"),
            seed: Optional[int] = typer.Option(None, "--seed", min=0, help="seed for reproducible names [default: random]"),
            checkpoint: str = typer.Option("best", "--checkpoint", help="best or last"),
-           runs_dir: Optional[Path] = RUNS_DIR_OPTION) -> None:
+           runs_dir: Optional[Path] = RUNS_DIR_OPTION, as_json: bool = JSON_OPTION) -> None:
     """Sample names from a character model's checkpoint, marking those not in its training list."""
     from vitui.core.runfolder import CHECKPOINTS, load_run
 
@@ -102,9 +106,17 @@ def sample(run_name: str = typer.Argument(..., metavar="RUN", help="run folder, 
         seed = int.from_bytes(os.urandom(4), "little")
     from runners.char_learners import sample_checkpoint
 
+    from vitui.render.formats import plain
+
     names, novel = sample_checkpoint(found, n, temperature, seed)
+    if as_json:
+        print_json({"run": path.name, "checkpoint": found.stem, "temperature": temperature, "seed": seed,
+                    "names": [{"name": name, "novel": is_new} for name, is_new in zip(names, novel)],
+                    "novel": sum(novel)})
+        return
+    names = [plain(name) for name in names]  # drawn from the checkpoint's vocabulary: untrusted text
     width = max((len(name) for name in names), default=0)
     for name, is_new in zip(names, novel):
         typer.echo(f"{name:<{width}}  {'novel' if is_new else 'in training set'}")
-    typer.echo(f"{sum(novel)}/{len(names)} novel  ({found.parent.parent.name}, {found.stem} checkpoint, "
+    typer.echo(f"{sum(novel)}/{len(names)} novel  ({plain(found.parent.parent.name)}, {found.stem} checkpoint, "
                f"temperature {temperature:g}, seed {seed})")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import MISSING
 from pathlib import Path
 from typing import Optional
 
@@ -17,6 +18,7 @@ from vitui.cli.base import (
     make_console,
     runs_dir_or_default,
 )
+from vitui.cli.output import JSON_OPTION, print_json
 from vitui.core.errors import ConfigError
 
 
@@ -69,10 +71,20 @@ def run(
             raise fail(f"--gpus: only image experiments train on several ranks; {experiment or resumed} trains in one "
                        f"process") from None
         raise fail(str(exc)) from None
+    from vitui.core.runfolder import check_runs_dir
+
+    try:
+        check_runs_dir(runs_dir_or_default(runs_dir))  # a read-only or full runs folder: say so before starting
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
     if launched is not None:
         from vitui.headless import run_as_rank
 
-        raise typer.Exit(run_as_rank(config, runs_dir_or_default(runs_dir), data_dir, resume=resumed))
+        try:
+            code = run_as_rank(config, runs_dir_or_default(runs_dir), data_dir, resume=resumed)
+        except ConfigError as exc:  # the run folder could not be made after all
+            raise fail(str(exc)) from None
+        raise typer.Exit(code)
     if not no_tui and is_terminal():
         from vitui.app import run_app
 
@@ -82,7 +94,11 @@ def run(
         typer.echo("vitui: no terminal for the dashboard, training headless (--no-tui skips this note)", err=True)
     from vitui.headless import run_headless
 
-    raise typer.Exit(run_headless(config, runs_dir_or_default(runs_dir), data_dir, resume=resumed))
+    try:
+        code = run_headless(config, runs_dir_or_default(runs_dir), data_dir, resume=resumed)
+    except ConfigError as exc:  # the run folder could not be made after all (the disk filled since the check)
+        raise fail(str(exc)) from None
+    raise typer.Exit(code)
 
 
 def _takes_ranks(experiment: Optional[str], resumed: Optional[Path]) -> bool:
@@ -111,33 +127,47 @@ def watch(run_name: str = typer.Argument(..., metavar="RUN", help="run folder, n
 
 
 @app.command()
-def experiments() -> None:
+def experiments(as_json: bool = JSON_OPTION) -> None:
     """List the experiments in configs/ and what each one trains."""
     from rich.table import Table
 
     from vitui.core.experiments import experiment_description, experiment_names, load_experiment_file
+    from vitui.render.formats import safe_text
 
-    table = Table("experiment", "model", "dataset", "description")
+    rows = []
     for name in experiment_names():
         data = load_experiment_file(name)
-        table.add_row(name, str(data.get("model", "")), str(data.get("dataset", "")), experiment_description(name))
+        rows.append({"name": name, "model": str(data.get("model", "")), "dataset": str(data.get("dataset", "")),
+                     "description": experiment_description(name)})
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("experiment", "model", "dataset", "description")
+    for row in rows:
+        table.add_row(*(safe_text(text) for text in row.values()))
     make_console().print(table)
 
 
 @app.command()
-def settings(experiment: str = typer.Argument(..., help="experiment name")) -> None:
+def settings(experiment: str = typer.Argument(..., help="experiment name"), as_json: bool = JSON_OPTION) -> None:
     """Show every setting of an experiment, its resolved value and what it does."""
     from rich.table import Table
 
     from vitui.core.experiments import resolve
     from vitui.core.settings import settings_help
+    from vitui.render.formats import safe_text
 
     try:
         config = resolve(experiment)
     except ConfigError as exc:
         raise fail(str(exc)) from None
+    rows = [{"name": name, "value": getattr(obj, name), "default": None if default is MISSING else default, "help": help_text,
+             "group": "model" if obj is config.model_args else "train"}
+            for obj in (config.train, config.model_args) for name, default, help_text in settings_help(type(obj))]
+    if as_json:
+        print_json({"experiment": experiment, "task": config.task, "settings": rows})
+        return
     table = Table("setting", "value", "what it does")
-    for obj in (config.train, config.model_args):
-        for name, _, help_text in settings_help(type(obj)):
-            table.add_row(name, repr(getattr(obj, name)), help_text)
+    for row in rows:
+        table.add_row(row["name"], safe_text(repr(row["value"])), row["help"])
     make_console().print(table)

@@ -9,3 +9,8 @@ class ConfigError(ValueError):
 
 class DataError(ConfigError):
     """A data set is missing or unreadable; the message names it, where we looked and how to provide it."""
+
+
+class RunFolderError(ConfigError):
+    """A run folder cannot be made or written (a read-only, unwritable or full runs folder, a name that would leave
+    it); the message says where and how to fix it."""

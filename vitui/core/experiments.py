@@ -12,7 +12,7 @@ from typing import Any
 
 from vitui.core.errors import ConfigError
 from vitui.core.models import MODELS, TASKS
-from vitui.core.settings import BaseConfig, build, check_dataset_name
+from vitui.core.settings import BaseConfig, build, check_dataset_name, name_problem
 
 
 @dataclass
@@ -61,18 +61,30 @@ def experiment_names() -> list[str]:
     return sorted(p.stem for p in configs_dir().glob("*.toml"))
 
 
+def check_experiment_name(name: str) -> None:
+    problem = name_problem(name)
+    if problem:
+        raise ConfigError(f"bad experiment name {name!r}: {problem}; see `vitui experiments` for the known ones")
+
+
 def load_experiment_file(name: str) -> dict[str, Any]:
+    check_experiment_name(name)
     path = configs_dir() / f"{name}.toml"
     if not path.is_file():
         known = ", ".join(experiment_names()) or "none"
         raise ConfigError(f"unknown experiment {name!r}; known experiments: {known}")
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"cannot read {path}: {exc}") from None
+    data = read_toml(path)
     data.pop("description", None)
     return data
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """A TOML file (an experiment or a study); a usage error naming the file when it is not valid TOML."""
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from None
 
 
 def experiment_description(name: str) -> str:
@@ -115,6 +127,8 @@ def resolve_dict(data: dict[str, Any], overrides: dict[str, Any]) -> RunConfig:
         else:
             known = ", ".join(sorted(train_names | args_names))
             raise ConfigError(f"unknown setting {key!r}; known settings: {known}")
+    if data.get("experiment"):  # --set experiment=... names the run folder: it must stay a name
+        check_experiment_name(str(data["experiment"]))
     if not data.get("dataset"):
         raise ConfigError("no dataset given; set one, e.g. --set dataset=mnist")
     check_dataset_name(str(data["dataset"]), TASKS[task].images)

@@ -40,11 +40,13 @@ class BaseConfig:
 
 @dataclass
 class MLPConfig(BaseConfig):
-    """Full-batch gradient descent for the from-scratch NumPy network (the seed's first experiment)."""
+    """Gradient descent for the from-scratch NumPy network: full batch by default (the seed's first experiment)."""
 
     per_class: int = setting(1000, "training images per class taken from the train split (0 = all)", min=0, max=10**7)
     lr: float = setting(0.2, "learning rate of plain gradient descent", min=0.0, max=100.0)
-    iterations: int = setting(2000, "full-batch gradient steps", min=1, max=10**9)
+    iterations: int = setting(2000, "gradient steps", min=1, max=10**9)
+    batch_size: int = setting(0, "images per gradient step: 0 = all of them (full batch), 1 = stochastic, "
+                                 "else mini-batches of a reshuffled order", min=0, max=10**7)
     eval_every: int = setting(100, "iterations between validation passes", min=1, max=10**9)
     l2: float = setting(0.0, "L2 penalty on the weights", min=0.0, max=10.0)
     dtype: str = setting("float32", "floating-point type of the computation", choices=("float32", "float64"))
@@ -95,6 +97,8 @@ class CharConfig(BaseConfig):
     samples: int = setting(7, "names sampled each time (the course sampled 7)", min=1, max=1000)
     temperature: float = setting(1.0, "sampling temperature: < 1 safer names, > 1 wilder (changeable live)", min=0.05, max=10.0)
     max_len: int = setting(50, "longest sampled name in characters (the course stopped at 50)", min=1, max=10_000)
+    max_name_len: int = setting(100, "longest training name in characters; longer lines of the names file are skipped "
+                                     "(one huge line would make every evaluation crawl)", min=1, max=100_000)
     lr: float = setting(0.01, "learning rate (the course's 0.01 for plain SGD)", min=0.0, max=100.0)
     optimizer: str = setting("sgd", "update rule; rnn-numpy trains with plain sgd only", choices=("sgd", "adam", "adamw"))
     weight_decay: float = setting(0.0, "weight decay (adamw: decoupled)", min=0.0, max=10.0)
@@ -205,6 +209,25 @@ def check_dataset_name(name: str, images: bool = True) -> None:
         raise ConfigError(f"unknown dataset {name!r}; use one of {', '.join(DATASETS)} or imagefolder:PATH")
     raise ConfigError(f"unknown dataset {name!r} for a character model; use dinos or names:PATH "
                       f"(a text file with one name per line)")
+
+
+NAME_LIMIT = 100  # characters of an experiment name: a run folder's name adds a time stamp, within 255 bytes
+
+
+def name_problem(name: str) -> str:
+    """Why `name` cannot name a file or folder of its own, in a sentence ("" when it can): experiment names become
+    run folder names and pick configs/NAME.toml, so "x/../../y" must not reach outside either."""
+    if not name:
+        return "it is empty"
+    if "/" in name or "\\" in name:
+        return "it holds a / or \\ (a name, not a path)"
+    if name.startswith("."):
+        return "it starts with a dot"
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+        return "it holds control characters"
+    if len(name) > NAME_LIMIT:
+        return f"it is longer than {NAME_LIMIT} characters"
+    return ""
 
 
 def settings_help(cls: type) -> list[tuple[str, Any, str]]:

@@ -1,11 +1,37 @@
-"""Provides how vitui writes numbers, times and names, shared by the CLI and the app's widgets."""
+"""Provides how vitui writes numbers, times and names, shared by the CLI and the app's widgets, and untrusted
+text made safe to print."""
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
+from rich.text import Text
+
 from vitui.core.settings import IMAGEFOLDER, split_dataset
+
+# Terminal escape sequences, whole: CSI (colours, cursor moves, clearing; ESC [ or the one-byte 0x9b), OSC (window
+# title, clipboard, hyperlinks; ended by BEL or ESC \) and the two-character ones. Of a broken one, the controls
+# below go and its printable rest is shown.
+_SEQUENCES = re.compile(r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
+# What a terminal would act on rather than show: C0 controls but tab and newline, DEL, the C1 controls, and the
+# bidirectional overrides that make text read otherwise than it is stored.
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_LINE_BREAKS = re.compile("[\t\n]")
+
+
+def plain(value: Any, *, lines: bool = False) -> str:
+    """Untrusted text (run and folder names, config values, class names, names, log messages) made safe to print:
+    escape sequences and control characters removed, and on one line unless `lines`. Print it as plain text, never
+    as markup."""
+    text = _CONTROLS.sub("", _SEQUENCES.sub("", str(value)))
+    return text if lines else _LINE_BREAKS.sub(" ", text)
+
+
+def safe_text(value: Any, style: str = "", *, lines: bool = False) -> Text:
+    """Untrusted text as a rich Text: never parsed as markup (a "[/]" in a name is shown, not a tag), no controls."""
+    return Text(plain(value, lines=lines), style=style)
 
 
 def format_value(key: str, value: Any) -> str:

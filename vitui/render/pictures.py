@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from vitui.core.events import Attention, Misclassified
+from vitui.render.formats import plain
 
 HALF = "▀"
 RGB = tuple[int, int, int]
@@ -152,7 +153,8 @@ def probe_caption(event: Attention, probe: int) -> Text:
 
 
 def _name(names: list[str], index: int) -> str:
-    return names[index] if 0 <= index < len(names) else str(index)
+    """A class's name as printed: class folder names are untrusted text."""
+    return plain(names[index]) if 0 <= index < len(names) else str(index)
 
 
 class AttentionPanel:

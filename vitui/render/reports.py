@@ -17,8 +17,9 @@ from vitui.comparison import config_differences, with_env
 from vitui.core.events import Evaluation, Log, System
 from vitui.core.runfolder import RunInfo
 from vitui.core.settings import IMAGEFOLDER, split_dataset
-from vitui.render.formats import format_duration, format_point, format_ranks, format_start, format_value, si
-from vitui.render.runs import STATE_STYLES
+from vitui.render.formats import (format_duration, format_point, format_ranks, format_start, format_value, plain,
+                                  safe_text, si)
+from vitui.render.runs import state_style
 from vitui.render.tables import config_table, confusion_table, evaluation_table
 
 
@@ -53,14 +54,15 @@ def comparison_table(runs: list[RunInfo]) -> Table:
         # so the table fits 80 columns.
         best = "-"
         if row["best"] is not None:
-            name = row["best_name"] or "best"
-            best = f"{format_value(name, row['best']).removeprefix(name + ' ')}\n{name}"
+            name = plain(row["best_name"] or "best")
+            best = f"{plain(format_value(name, row['best'])).removeprefix(name + ' ')}\n{name}"
         reached = "-"
         if row["best_time"] is not None:
             where = format_point(run.config, row["best_step"] or 0, row["best_epoch"] or 0)
             reached = f"{where}\n{format_duration(row['best_time'])}"
-        table.add_row(_two_lines(row["run"]), str(row["model"]), str(row["dataset"]), si(row["params"]), si(row["macs"]),
-                      "-" if row["img/s"] is None else f"{row['img/s']:,.0f}", best, reached)
+        table.add_row(Text(_two_lines(plain(row["run"]))), safe_text(row["model"]), safe_text(row["dataset"]),
+                      si(row["params"]), si(row["macs"]), "-" if row["img/s"] is None else f"{row['img/s']:,.0f}",
+                      Text(best), reached)
     return table
 
 
@@ -84,7 +86,7 @@ def ranks_table(runs: list[RunInfo]) -> Table | None:
             continue
         each = ranks.get("img_per_s_rank") or []
         straggler = ranks.get("straggler")
-        table.add_row(_two_lines(run.name), f"{ranks.get('world_size')} {ranks.get('backend', '')}",
+        table.add_row(Text(_two_lines(plain(run.name))), safe_text(f"{ranks.get('world_size')} {ranks.get('backend', '')}"),
                       f"{ranks.get('batch_size', '-')} = {ranks.get('world_size')} × {ranks.get('rank_batch', '-')}",
                       f"{sum(each):,.0f}" if each else "-", " ".join(f"{v:,.0f}" for v in each) or "-",
                       f"{straggler:.2f}" if straggler else "-")
@@ -92,15 +94,15 @@ def ranks_table(runs: list[RunInfo]) -> Table | None:
 
 
 def differences_table(runs: list[RunInfo]) -> Table:
-    """The settings, and the environments (env.json: host, torch, GPUs, command, commit ...), that are not the same in
-    every run."""
+    """The settings, and the environments (env.json: host, torch, GPUs, commit ...), that are not the same in every
+    run."""
     table = Table("setting", title="settings that differ", title_justify="left", box=box.SIMPLE_HEAD,
                   show_edge=False, padding=(0, 1))
     for run in runs:
-        table.add_column(_two_lines(run.name), overflow="fold")
+        table.add_column(Text(_two_lines(plain(run.name))), overflow="fold")
     rows = config_differences([with_env(run) for run in runs])
     for key, values in rows:
-        table.add_row(key, *values)
+        table.add_row(safe_text(key), *(safe_text(v) for v in values))
     if not rows:
         table.add_row("(none: same settings)", *["" for _ in runs])
     return table
@@ -147,20 +149,26 @@ def environment_rows(env: dict[str, Any], summary: dict[str, Any], peak: dict[st
 
 def show_run(console: Console, run_dir: Path) -> None:
     run = runfolder.load_run(run_dir)
-    console.print(f"[bold]{run.name}[/]  {run_dir}")
+    console.print(Text.assemble((plain(run.name), "bold"), "  ", plain(run_dir)))
     status = Table.grid(padding=(0, 2))
     detail = run.status.get("detail") or ""
     # "stopped by SIGTERM" says the state already; "failed (crashed)  worker process died ..." does not.
     said = detail if detail.startswith(run.state) else f"{run.state_label}  {detail}".strip()
-    status.add_row("status", Text(said, style=STATE_STYLES.get(run.state, "")))
+    status.add_row("status", safe_text(said, state_style(run.state)))
     status.add_row("started", format_start(run.started))
     status.add_row("duration", format_duration(run.duration))
     resumed = run.status.get("resumed")
     if isinstance(resumed, int) and resumed > 0:  # the status history: how often it went on from a checkpoint
         status.add_row("resumed", "once" if resumed == 1 else f"{resumed} times")
+    if run.tags:
+        status.add_row("tags", safe_text(" ".join(run.tags)))
+    if run.note:
+        status.add_row("note", safe_text(run.note, lines=True))
+    if run.archived:
+        status.add_row("archived", "yes (hidden from `vitui runs list`; `vitui runs unarchive` brings it back)")
     evaluation, error, peak = read_log(run_dir)
     for name, value in environment_rows(runfolder.load_env(run_dir), run.summary, peak):
-        status.add_row(name, Text(value, overflow="fold"))
+        status.add_row(name, Text(plain(value), overflow="fold"))
     console.print(status)
 
     console.print(config_table(run.config))
@@ -169,17 +177,17 @@ def show_run(console: Console, run_dir: Path) -> None:
     if metrics:
         table = Table("metric", "value", title="final metrics", title_justify="left")
         for key, value in metrics.items():
-            table.add_row(key, format_value(key, value).removeprefix(key + " "))
+            table.add_row(safe_text(key), safe_text(format_value(key, value).removeprefix(key + " ")))
         best = run.summary.get("best") or {}
         if best.get("value") is not None:
             when = format_point(run.config, best.get("step", 0), best.get("epoch", 0))
-            table.add_row(f"best {best.get('name')}", f"{format_value(best['name'], best['value']).split(' ', 1)[1]}"
-                          f" ({when})")
+            table.add_row(safe_text(f"best {best.get('name')}"),
+                          safe_text(f"{format_value(best['name'], best['value']).split(' ', 1)[1]} ({when})"))
         console.print(table)
     if evaluation is not None:
         console.print(evaluation_table(evaluation))
         if len(evaluation.class_names) <= 12:
             console.print(confusion_table(evaluation))
     if run.state == "failed" and error:
-        console.print("[red]last error:[/]")
-        console.print(error.rstrip(), markup=False)
+        console.print(Text("last error:", style="red"))
+        console.print(safe_text(error.rstrip(), lines=True))

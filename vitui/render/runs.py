@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Callable
 
 from rich import box
@@ -14,10 +15,17 @@ from rich.text import Text
 from vitui.core import runfolder
 from vitui.comparison import config_differences
 from vitui.core.errors import ConfigError
-from vitui.core.experiments import resolve
-from vitui.render.formats import format_duration, format_value, short_value
+from vitui.core.experiments import experiment_names, resolve
+from vitui.render.formats import format_duration, format_value, plain, short_value
 
-STATE_STYLES = {"running": "cyan", "completed": "green", "stopped": "yellow", "failed": "red", "crashed": "red"}
+STATE_STYLES = {"running": "cyan", "completed": "green", "stopped": "yellow", "failed": "red", "crashed": "red",
+                "stale": "yellow", "unreadable": "red", "unknown": "dim"}
+EXPLAINED_STATES = ("unreadable", "stale", "unknown")  # the list says why: "stale (no heartbeat since 14:02)"
+
+
+def state_style(text: str) -> str:
+    """The colour of a status cell, by its first word ("stale (no heartbeat since 14:02)" is yellow)."""
+    return STATE_STYLES.get(text.split(" ", 1)[0], "")
 
 
 def best_figure(run: runfolder.RunInfo) -> str:
@@ -37,23 +45,30 @@ def best_order(run: runfolder.RunInfo) -> tuple:
 
 
 def status_text(run: runfolder.RunInfo) -> str:
-    return "crashed" if run.crashed else run.state
+    if run.crashed:
+        return "crashed"
+    state = run.state
+    return run.state_label if state in EXPLAINED_STATES else state
 
 
 @lru_cache(maxsize=64)
 def _experiment_defaults(experiment: str) -> dict[str, Any] | None:
+    if experiment not in experiment_names():  # a name from a run's config.json: never a path to follow
+        return None
     try:
         return resolve(experiment).to_dict()
-    except ConfigError:  # the experiment file is gone or no longer valid
+    except ConfigError:  # the experiment file is no longer valid
         return None
 
 
 def changed_settings(run: runfolder.RunInfo) -> str:
     """What this run set differently from its experiment file ("iterations=2000 lr=0.02"): what tells runs of
     one experiment apart. "defaults" when nothing; the model and data set when the experiment is unknown."""
+    if run.problem:
+        return ""
     defaults = _experiment_defaults(str(run.config.get("experiment", "")))
     if defaults is None:
-        return " ".join(str(run.config.get(k, "")) for k in ("model", "dataset"))
+        return " ".join(str(run.config.get(k, "")) for k in ("model", "dataset")).strip()
     changed = [(key.removeprefix("model_args."), values[1])
                for key, values in config_differences([defaults, run.config]) if values[1] != "-"]
     return " ".join(f"{key}={short_value(value)}" for key, value in changed) or "defaults"
@@ -68,45 +83,87 @@ def rarest_first(settings: list[str]) -> list[str]:
 
 @dataclass(frozen=True)
 class RunColumn:
-    """A column of the runs list: its title, a run's text in it, and what it sorts by."""
+    """A column of the runs list: its title, a run's text in it, and what it sorts by (given the run and its text)."""
 
     title: str
     text: Callable[[runfolder.RunInfo], str]
-    sort_key: Callable[[runfolder.RunInfo], Any]
+    sort_key: Callable[[runfolder.RunInfo, str], Any]
     descending: bool = False  # the first sort by this column: newest, longest first
 
 
 # The name is the run folder's (it starts with the start time and holds the experiment), so the list needs no
 # start or experiment column; what tells five runs of one experiment apart is their settings and results.
 RUN_COLUMNS = (
-    RunColumn("run", lambda r: r.name, lambda r: r.name, descending=True),
-    RunColumn("status", status_text, status_text),
-    RunColumn("time", lambda r: format_duration(r.duration), lambda r: r.duration or 0.0, descending=True),
-    RunColumn("best", best_figure, best_order),
-    RunColumn("settings", changed_settings, changed_settings),
+    RunColumn("run", lambda r: r.name, lambda r, text: text, descending=True),
+    RunColumn("status", status_text, lambda r, text: text),
+    RunColumn("time", lambda r: format_duration(r.duration), lambda r, text: r.duration or 0.0, descending=True),
+    RunColumn("best", best_figure, lambda r, text: best_order(r)),
+    RunColumn("settings", changed_settings, lambda r, text: text),
 )
 NAME, STATUS, SETTINGS = 0, 1, len(RUN_COLUMNS) - 1
 MIN_SETTINGS = 10  # narrower than this, `runs list` leaves the settings out rather than wrap them into a tower
 
 
-def sort_runs(runs: list[runfolder.RunInfo], column: int, descending: bool) -> list[runfolder.RunInfo]:
+class RowCache:
+    """Each run's text in every column, kept while the listing hands back the same RunInfo (its folder has not
+    changed) and its state is final: a refresh of 5,000 runs then recomputes only the few still running."""
+
+    def __init__(self) -> None:
+        self._rows: dict[Path, tuple[runfolder.RunInfo, tuple[str, ...]]] = {}
+
+    def texts(self, run: runfolder.RunInfo) -> tuple[str, ...]:
+        kept = self._rows.get(run.path)
+        if kept is not None and kept[0] is run:
+            return kept[1]
+        texts = tuple(plain(column.text(run)) for column in RUN_COLUMNS)  # names and settings are untrusted
+        if run.state not in ("created", "running"):
+            self._rows[run.path] = (run, texts)
+        return texts
+
+    def forget_missing(self, runs: list[runfolder.RunInfo]) -> None:
+        """Drop the runs no longer listed (deleted, moved), so the cache does not grow for ever."""
+        kept = {r.path for r in runs}
+        for path in [p for p in self._rows if p not in kept]:
+            del self._rows[path]
+
+
+def tags_text(run: runfolder.RunInfo) -> str:
+    return plain(" ".join(f"#{tag}" for tag in run.tags))
+
+
+def sort_runs(runs: list[runfolder.RunInfo], column: int, descending: bool,
+              cache: RowCache | None = None) -> list[runfolder.RunInfo]:
     """Runs sorted by one column; ties stay newest first."""
+    cache = cache or RowCache()
     newest_first = sorted(runs, key=lambda r: r.name, reverse=True)
-    return sorted(newest_first, key=RUN_COLUMNS[column].sort_key, reverse=descending)
+    key = RUN_COLUMNS[column].sort_key
+    return sorted(newest_first, key=lambda r: key(r, cache.texts(r)[column]), reverse=descending)
 
 
-def row_texts(runs: list[runfolder.RunInfo]) -> list[list[str]]:
-    """Each run's text in every column, its settings rarest first."""
-    rows = [[column.text(r) for column in RUN_COLUMNS] for r in runs]
-    for row, settings in zip(rows, rarest_first([row[SETTINGS] for row in rows])):
-        row[SETTINGS] = settings
+def row_texts(runs: list[runfolder.RunInfo], cache: RowCache | None = None) -> list[list[str]]:
+    """Each run's text in every column, its tags first in the settings ("#best lr=0.05"), settings rarest first."""
+    cache = cache or RowCache()
+    rows = [list(cache.texts(r)) for r in runs]
+    for run, row, settings in zip(runs, rows, rarest_first([row[SETTINGS] for row in rows])):
+        row[SETTINGS] = f"{tags_text(run)} {settings}".strip() if run.tags else settings
     return rows
 
 
-def filter_runs(runs: list[runfolder.RunInfo], text: str) -> list[runfolder.RunInfo]:
-    """The runs whose row holds every word of `text`, in any column, ignoring case."""
+def filter_runs(runs: list[runfolder.RunInfo], text: str, cache: RowCache | None = None) -> list[runfolder.RunInfo]:
+    """The runs whose row, tags (#best or best) or note hold every word of `text`, ignoring case."""
     words = text.lower().split()
-    return [r for r in runs if all(w in " ".join(c.text(r) for c in RUN_COLUMNS).lower() for w in words)]
+    if not words:
+        return list(runs)
+    cache = cache or RowCache()
+
+    def haystack(run: runfolder.RunInfo) -> str:
+        return " ".join((*cache.texts(run), tags_text(run), run.note)).lower()
+    return [r for r in runs if all(w in haystack(r) for w in words)]
+
+
+def visible_runs(runs: list[runfolder.RunInfo], archived: bool = False) -> list[runfolder.RunInfo]:
+    """The runs the default listing shows: all but the archived ones (all of them with `archived`)."""
+    return list(runs) if archived else [r for r in runs if not r.archived]
 
 
 def runs_table(runs: list[runfolder.RunInfo], width: int) -> Table:
@@ -126,7 +183,7 @@ def runs_table(runs: list[runfolder.RunInfo], width: int) -> Table:
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1, 0, 0), header_style="bold")
     for i in shown:
         table.add_column(RUN_COLUMNS[i].title, no_wrap=i != SETTINGS, overflow="fold")  # settings fold, never cut
-    for row in cells:
-        row[STATUS] = Text(row[STATUS], style=STATE_STYLES.get(row[STATUS], ""))
-        table.add_row(*(row[i] for i in shown))
+    for row in cells:  # Text, never markup: names and settings are whatever the run folders hold
+        texts = [Text(cell, style=state_style(cell) if i == STATUS else "") for i, cell in enumerate(row)]
+        table.add_row(*(texts[i] for i in shown))
     return table

@@ -15,6 +15,7 @@ from textual.widgets import Footer, Static
 
 from vitui import comparison
 from vitui.core import runfolder
+from vitui.render.formats import plain, safe_text
 from vitui.runstate import RunState, load_run_state
 from vitui.widgets.charts import RUN_STYLES, OverlayChart
 
@@ -29,7 +30,7 @@ class CompareScreen(Screen):
         super().__init__()
         self.infos = [runfolder.load_run(Path(d)) for d in run_dirs]
         self.runs = [RunState(i.name, i.config) for i in self.infos]
-        self.labels = comparison.run_labels(self.infos)
+        self.labels = [plain(label) for label in comparison.run_labels(self.infos)]  # run names: untrusted text
 
     def compose(self) -> ComposeResult:
         yield Static("", id="verdict")
@@ -72,7 +73,7 @@ class CompareScreen(Screen):
         line = comparison.verdict(self.labels, self.runs)
         text = Text.assemble("comparing ", *sum(([t, "  "] for t in self.legend()), []))
         if line:
-            text.append("\n★ " + line, style="bold")
+            text.append("\n★ " + plain(line), style="bold")
         return text
 
     def differences_table(self) -> Table:
@@ -80,8 +81,8 @@ class CompareScreen(Screen):
         for label in self.legend():
             table.add_column(label)
         rows = comparison.config_differences([comparison.with_env(i) for i in self.infos])
-        for key, values in rows:
-            table.add_row(key, *values)
+        for key, values in rows:  # settings and their values as config.json and env.json hold them: untrusted
+            table.add_row(safe_text(key), *(safe_text(value) for value in values))
         if not rows:
             table.add_row("(none: same settings)", *["" for _ in self.labels])
         return table
@@ -91,9 +92,9 @@ class CompareScreen(Screen):
         for label in self.legend():
             table.add_column(label, justify="right")
         for row in comparison.final_figures(self.infos, self.runs):
-            cells = [Text(v + (" ★" if i == row.best else ""), style="bold green" if i == row.best else "")
+            cells = [Text(plain(v) + (" ★" if i == row.best else ""), style="bold green" if i == row.best else "")
                      for i, v in enumerate(row.values)]
-            table.add_row(row.name, *cells)
+            table.add_row(safe_text(row.name), *cells)
         return table
 
     def action_back(self) -> None:

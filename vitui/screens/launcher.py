@@ -23,11 +23,12 @@ if TYPE_CHECKING:
     from vitui.app import VituiApp
 
 from vitui import forms
-from vitui.messages import LaunchRequested, RunUpdated, ShowRuns
+from vitui.messages import LaunchRequested, RunUpdated, ShowRuns, ShowStudies, StudyRequested
 from vitui.widgets.keys import KeysInOrder
 from vitui.core.errors import ConfigError
 from vitui.core.experiments import RunConfig, configs_dir, experiment_description, experiment_names, resolve
 from vitui.core.models import MODELS, task_of
+from vitui.render.formats import plain
 from vitui.core.settings import DATASETS, IMAGEFOLDER, check_dataset_name
 
 
@@ -69,6 +70,8 @@ class LauncherScreen(Screen):
     BINDINGS = [
         Binding("tab", "app.focus_next", "next field"),
         Binding("r", "runs", "runs"),
+        Binding("t", "studies", "studies"),
+        Binding("w", "sweep", "sweep a setting", show=False),  # in the ? help: the footer keeps "? help" at 80 columns
         Binding("escape", "to_list", "experiments"),
     ]
     AUTO_FOCUS = "#experiment-list"
@@ -86,11 +89,11 @@ class LauncherScreen(Screen):
         self._form_lock = asyncio.Lock()
 
     def compose(self) -> ComposeResult:
-        yield Static("vitui · new run", id="launcher-title")
+        yield Static("vitui · new run", id="launcher-title", markup=False)  # holds run names: text, not markup
         with Horizontal(id="launcher-body"):
             with Vertical(id="experiments"):
                 yield ExperimentList(*[Option(name, id=name) for name in experiment_names()], id="experiment-list")
-                yield Static("", id="experiment-description")
+                yield Static("", id="experiment-description", markup=False)
             with VerticalScroll(id="settings-form", can_focus=False):  # tab goes straight to the fields
                 with Horizontal(classes="row"):
                     yield Label("model", classes="setting-label")
@@ -104,7 +107,7 @@ class LauncherScreen(Screen):
                     yield SettingInput(placeholder="folder or .tar.gz with one subfolder per class",
                                        id="folder-input", compact=True)
                 yield Vertical(id="setting-rows")
-        yield Static("", id="form-message")
+        yield Static("", id="form-message", markup=False)  # errors quote what was typed
         yield Footer()
 
     def on_mount(self) -> None:
@@ -130,7 +133,7 @@ class LauncherScreen(Screen):
         title = "vitui · new run"
         if running:
             title += f"   ({len(running)} training: {', '.join(s.run.name for s in running[:2])}; r to see runs)"
-        self.query_one("#launcher-title", Static).update(title)
+        self.query_one("#launcher-title", Static).update(plain(title))
 
     # ------------------------------------------------------------------ loading the form
     async def load_experiment(self, name: str) -> None:
@@ -141,7 +144,7 @@ class LauncherScreen(Screen):
             self.show_message(self.load_error, error=True)
             return
         self.experiment, self.edits, self.load_error = name, {}, ""
-        self.query_one("#experiment-description", Static).update(experiment_description(name))
+        self.query_one("#experiment-description", Static).update(plain(experiment_description(name)))
         await self.set_config(config)
 
     async def set_config(self, config: RunConfig) -> None:
@@ -305,7 +308,7 @@ class LauncherScreen(Screen):
 
     def show_message(self, text: str, error: bool = False) -> None:
         message = self.query_one("#form-message", Static)
-        message.update(text)
+        message.update(plain(text))
         message.set_class(error, "error")
 
     # ------------------------------------------------------------------ actions
@@ -315,6 +318,24 @@ class LauncherScreen(Screen):
 
     def action_runs(self) -> None:
         self.post_message(ShowRuns())
+
+    def action_studies(self) -> None:
+        self.post_message(ShowStudies())
+
+    def action_sweep(self) -> None:
+        """Turn one setting into a list of values: a study of this form's settings, started in the background."""
+        from vitui.screens.study_dialogs import SweepDialog
+
+        if not self.experiment:
+            return
+        # The seed is left out: a study's seeds are its repeats, 0..K-1.
+        settings = {"model": self.model_name, "dataset": self._dataset(),
+                    **{k: v for k, v in self.edits.items() if k != "seed"}}
+        self.app.push_screen(SweepDialog(self.experiment, settings, ["model", *self.fields]), self._sweep_chosen)
+
+    def _sweep_chosen(self, study) -> None:
+        if study is not None:
+            self.post_message(StudyRequested(study))
 
     def action_launch(self) -> None:
         if not self.experiment:

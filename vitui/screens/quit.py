@@ -9,6 +9,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from vitui.render.formats import plain
 from vitui.runstate import RunState
 
 
@@ -26,14 +27,14 @@ class QuitDialog(ModalScreen[str]):
         self.runs = runs
 
     def compose(self) -> ComposeResult:
-        names = ", ".join(m.name for m in self.runs)
+        names = ", ".join(plain(m.name) for m in self.runs)  # run names: untrusted text
         many = len(self.runs) > 1
         text = (f"{len(self.runs)} runs are" if many else "A run is") + f" still training: {names}\n\n" \
                "Leave it running headless? It goes on writing its run folder; follow it later with " \
-               f"`vitui watch {self.runs[0].name}` or from the runs browser."
+               f"`vitui watch {plain(self.runs[0].name)}` or from the runs browser."
         with Vertical(id="quit-box"):
             yield Static("Quit vitui?", id="quit-title")
-            yield Static(text, id="quit-text")
+            yield Static(text, id="quit-text", markup=False)
             with Horizontal(id="quit-buttons"):
                 # Text, not str: a str label is markup, where "[l]" would vanish as a tag.
                 yield Button(Text("Leave running [l]"), id="detach", variant="primary")

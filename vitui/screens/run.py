@@ -18,13 +18,15 @@ from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from vitui.core import runfolder
 from vitui.messages import RunUpdated, ShowLauncher, StopRun
-from vitui.runstate import RunState, SpecSource, live_charts, load_run_state
+from vitui.logindex import LOG_INDEX
+from vitui.runstate import RunState, SpecSource, live_charts
 from vitui.widgets.attention import AttentionView
 from vitui.widgets.charts import MetricChart
 from vitui.widgets.logpanel import LogPanel
 from vitui.widgets.misclassified import MisclassifiedView
 from vitui.widgets.names import NamesPanel
 from vitui.widgets.progress import RunStatusBar
+from vitui.render.formats import plain
 from vitui.render.tables import config_table
 from vitui.widgets.results import ResultsView
 from vitui.widgets.system import SystemPanel
@@ -257,27 +259,52 @@ class LiveRunScreen(RunScreen):
             except (RuntimeError, OSError) as exc:
                 reason = self._send_error = f"could not ask the worker: {exc}"
         if reason:  # the run ended or the request failed since the panel last heard: say so, never drop it quietly
-            self.notify(f"temperature not changed: {reason}", severity="warning")
+            self.notify(plain(f"temperature not changed: {reason}"), severity="warning", markup=False)
         self._update_controls()
 
 
 class RunDetailScreen(RunScreen):
-    """A finished run, read from its log in a thread: charts, results, config and log."""
+    """A finished run, read from its log in a thread, with a progress line while it reads: charts, results, config
+    and log. The app keeps what it read (vitui.logindex), so reopening the run reads only what was appended."""
+
+    PROGRESS_EVERY_S = 0.25  # how often the reading thread updates the progress line
 
     def __init__(self, run_dir: Path):
         info = runfolder.load_run(Path(run_dir))
-        super().__init__(RunState(info.name, info.config), run_dir)
+        super().__init__(LOG_INDEX.state(Path(run_dir)), run_dir)
         self.summary = info.summary
         self.recorded_state = info.state  # the run says "running" while its log is read
+        self._progress_at = 0.0
 
     def settings_off_reason(self) -> str:
         return ended_reason(self.recorded_state)
 
     def on_mount(self) -> None:
         super().on_mount()
+        progress = Static("", id="load-progress")
+        progress.display = False
+        self.mount(progress, after=self.query_one(Panels))  # a line under the panels, above the footer
         # An app worker, so the app's one handler reports a failure.
         self.app.run_worker(self.load_log, thread=True, exit_on_error=False, description="read the run's log")
 
     def load_log(self) -> None:
-        load_run_state(self.run_dir, self.run)
-        self.app.call_from_thread(self.refresh_view)
+        LOG_INDEX.read(self.run_dir, progress=self._progress)
+        self.app.call_from_thread(self._loaded)
+
+    def _progress(self, done: int, total: int) -> None:
+        """From the reading thread: the progress line, and charts drawn as far as read, a few times a second."""
+        now = time.monotonic()
+        if now - self._progress_at >= self.PROGRESS_EVERY_S:
+            self._progress_at = now
+            self.app.call_from_thread(self._show_progress, done, total)
+
+    def _show_progress(self, done: int, total: int) -> None:
+        line = self.query_one("#load-progress", Static)
+        line.display = True
+        share = done / total if total else 1.0
+        line.update(f"reading the log: {share:.0%} of {total / 1e6:,.1f} MB, {self.run.events_seen:,} events so far")
+        self.refresh_view()
+
+    def _loaded(self) -> None:
+        self.query_one("#load-progress").display = False
+        self.refresh_view()

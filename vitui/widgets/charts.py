@@ -27,6 +27,8 @@ RUN_STYLES = ["cyan", "dark_orange", "magenta", "green", "yellow", "red", "blue"
 RUN_MARKERS = ["braille", "•", "x", "+", "o", "*", "#", "="]
 ROLE_MARKERS = {"val": "•"}
 FAINT = (105, 105, 105)
+# RUN_COLOURS at about a third of their brightness: a band behind its run's line.
+BAND_COLOURS = [(0, 80, 90), (100, 60, 0), (90, 0, 90), (0, 85, 0), (90, 90, 0), (95, 0, 0), (0, 0, 110), (85, 85, 85)]
 SMOOTHING_STEPS = (0.0, 0.3, 0.6, 0.8, 0.9, 0.95, 0.99)
 
 
@@ -46,6 +48,11 @@ class ChartSource(Protocol):
     def traces(self, columns: int, axis: str, smoothing: float) -> list[Trace]: ...
 
     def empty_note(self) -> str: ...
+
+
+def band_colour(role: str) -> tuple[int, int, int]:
+    """The dim shade of a run's colour its band is filled with."""
+    return BAND_COLOURS[int(role[3:]) % len(BAND_COLOURS)] if role.startswith("run") else FAINT
 
 
 def role_colour(role: str) -> str:
@@ -136,43 +143,80 @@ class MetricChart(PlotextPlot, can_focus=True):
         return result
 
     def _draw(self, traces: list[Trace]) -> None:
-        plt = self.plt
-        plt.clear_figure()
-        scale, unit = 1.0, ""
-        if self.axis == "time":
-            longest = max(max(t.x) for t in traces)
-            scale, unit = (1 / 3600, "h") if longest > 3 * 3600 else (1 / 60, "min") if longest > 300 else (1.0, "s")
-        plt.title(self.describe(unit))
-        labelled = sum(1 for t in traces if t.label) > 1
-        for trace in traces:
-            xs = [x * scale for x in trace.x] if scale != 1.0 else trace.x
-            colour = FAINT if trace.faint else role_colour(trace.role)
-            marker = self._marker(trace)
-            plt.plot(xs, trace.y, color=colour, marker=marker, label=trace.label if labelled else None)
-        if self.log_y:
-            plt.yscale("log")
-        else:
-            lo = min(min(t.y) for t in traces)
-            hi = max(max(t.y) for t in traces)
-            if self.source.y_span is not None:
-                lo, hi = min(lo, self.source.y_span[0]), max(hi, self.source.y_span[1])
-            bounds = (0.0, 100.0) if self.source.y_unit == "%" else None
-            ticks, labels = y_ticks(lo, hi, max(2, min(5, (self.size.height - 3) // 2)), bounds)
-            plt.ylim(ticks[0], ticks[-1])
-            plt.yticks(ticks, [label + self.source.y_unit for label in labels])
-        if self.axis in ("step", "epoch"):  # steps and epochs are counted in whole numbers: so are their ticks
-            ticks = whole_ticks(min(min(t.x) for t in traces), max(max(t.x) for t in traces),
-                                max(2, min(6, self.size.width // 7)))
-            if ticks:
-                plt.xticks(ticks, [str(t) for t in ticks])
+        draw_traces(self.plt, traces, describe=self.describe, y_unit=self.source.y_unit, log_y=self.log_y,
+                    axis=self.axis, size=(self.size.width, self.size.height), markers=self.markers,
+                    y_span=self.source.y_span)
 
-    def _marker(self, trace: Trace) -> str:
-        """Braille dots, unless colour is off: then runs, and validation against training, get their own marker."""
-        if not self.markers or trace.faint:
-            return "braille"
-        if trace.role.startswith("run"):
-            return RUN_MARKERS[int(trace.role[3:]) % len(RUN_MARKERS)]
-        return ROLE_MARKERS.get(trace.role, "braille")
+
+def draw_traces(plt, traces: list[Trace], *, describe, y_unit: str, log_y: bool, axis: str, size: tuple[int, int],
+                markers: bool = False, y_span: tuple[float, float] | None = None) -> None:
+    """Draw traces on a plotext figure (a widget's, or a report's that is exported as SVG): the title from
+    describe(unit), round ticks, accuracy kept within 0..100 %, bands filled in a dim shade of their colour; y_span,
+    a range always shown (CPU: 0 to 100 %)."""
+    width, height = size
+    plt.clear_figure()
+    scale, unit = 1.0, ""
+    if axis == "time":
+        longest = max(max(t.x) for t in traces)
+        scale, unit = (1 / 3600, "h") if longest > 3 * 3600 else (1 / 60, "min") if longest > 300 else (1.0, "s")
+    plt.title(describe(unit))
+    labelled = sum(1 for t in traces if t.label) > 1
+    lo = min(min(t.floor or t.y) for t in traces)
+    hi = max(max(t.y) for t in traces)
+    if y_span is not None:
+        lo, hi = min(lo, y_span[0]), max(hi, y_span[1])
+    x_span = (max(max(t.x) for t in traces) - min(min(t.x) for t in traces)) * scale
+    for trace in traces:
+        xs = [x * scale for x in trace.x] if scale != 1.0 else trace.x
+        if trace.floor is not None:
+            _fill_band(plt, xs, trace, x_span / max(1, 2 * (width - 10)), (hi - lo) / max(1, 2 * (height - 3)))
+            continue
+        colour = FAINT if trace.faint else role_colour(trace.role)
+        plt.plot(xs, trace.y, color=colour, marker=_marker(trace, markers), label=trace.label if labelled else None)
+    if log_y:
+        plt.yscale("log")
+    else:
+        bounds = (0.0, 100.0) if y_unit == "%" else None
+        ticks, labels = y_ticks(lo, hi, max(2, min(5, (height - 3) // 2)), bounds)
+        plt.ylim(ticks[0], ticks[-1])
+        plt.yticks(ticks, [label + y_unit for label in labels])
+    if axis in ("step", "epoch"):  # steps and epochs are counted in whole numbers: so are their ticks
+        ticks = whole_ticks(min(min(t.x) for t in traces), max(max(t.x) for t in traces), max(2, min(6, width // 7)))
+        if ticks:
+            plt.xticks(ticks, [str(t) for t in ticks])
+
+
+def _fill_band(plt, xs: list[float], trace: Trace, x_step: float, y_step: float) -> None:
+    """A band as dots from its floor up to its top, one column per braille dot across and every half line up, the
+    edges drawn between its points: the lines drawn after it stay readable on top."""
+    floor = trace.floor or []
+    band_x, band_y = [], []
+    for i in range(len(xs)):
+        # From this point to the next (the last alone), a column every x_step, edges interpolated.
+        x0, x1 = xs[i], xs[i + 1] if i + 1 < len(xs) else xs[i]
+        columns = max(1, int((x1 - x0) / x_step)) if x_step > 0 and x1 > x0 else 1
+        for c in range(columns):
+            f = c / columns
+            x = x0 + (x1 - x0) * f
+            bottom = floor[i] + ((floor[i + 1] if i + 1 < len(xs) else floor[i]) - floor[i]) * f
+            top = trace.y[i] + ((trace.y[i + 1] if i + 1 < len(xs) else trace.y[i]) - trace.y[i]) * f
+            y = bottom
+            while True:
+                band_x.append(x)
+                band_y.append(min(y, top))
+                if y >= top or y_step <= 0:
+                    break
+                y += y_step
+    plt.scatter(band_x, band_y, color=band_colour(trace.role), marker="braille")
+
+
+def _marker(trace: Trace, markers: bool) -> str:
+    """Braille dots, unless colour is off: then runs, and validation against training, get their own marker."""
+    if not markers or trace.faint:
+        return "braille"
+    if trace.role.startswith("run"):
+        return RUN_MARKERS[int(trace.role[3:]) % len(RUN_MARKERS)]
+    return ROLE_MARKERS.get(trace.role, "braille")
 
 
 def y_ticks(lo: float, hi: float, count: int, bounds: tuple[float, float] | None = None) -> tuple[list[float], list[str]]:
@@ -215,6 +259,10 @@ def whole_ticks(lo: float, hi: float, most: int) -> list[int]:
 def _positive(trace: Trace) -> Trace:
     """A log axis cannot show zero or negative values: drop them."""
     keep = [(x, y) for x, y in zip(trace.x, trace.y) if y > 0]
+    if trace.floor is not None:
+        kept = [(x, y, f) for x, y, f in zip(trace.x, trace.y, trace.floor) if f > 0]
+        return Trace([x for x, _, _ in kept], [y for _, y, _ in kept], trace.label, trace.role, trace.faint,
+                     [f for _, _, f in kept])
     return Trace([x for x, _ in keep], [y for _, y in keep], trace.label, trace.role, trace.faint)
 
 

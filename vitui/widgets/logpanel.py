@@ -7,6 +7,7 @@ import time
 from rich.text import Text
 from textual.widgets import RichLog
 
+from vitui.render.formats import plain
 from vitui.runstate import LOG_LINES, RunState
 
 LEVEL_STYLES = {"warning": "yellow", "error": "red"}
@@ -25,6 +26,6 @@ class LogPanel(RichLog):
         for seq, log in new:
             stamp = time.strftime("%H:%M:%S", time.localtime(log.t))
             line = Text(f"{stamp} ", style="dim")
-            line.append(log.message.rstrip(), style=LEVEL_STYLES.get(log.level, ""))
+            line.append(plain(log.message.rstrip(), lines=True), style=LEVEL_STYLES.get(log.level, ""))
             self.write(line)
             self._seen = seq

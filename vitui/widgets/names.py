@@ -17,6 +17,7 @@ from textual.widgets import RichLog, Static
 from textual_plotext import PlotextPlot
 
 from vitui.core.events import Samples
+from vitui.render.formats import plain
 
 TEMPERATURE_STEP = 0.1
 TEMPERATURE_RANGE = (0.1, 3.0)  # beyond these the samples are all copies or all noise
@@ -32,7 +33,7 @@ def samples_line(event: Samples) -> Text:
     for i, (name, is_new) in enumerate(zip(event.texts, event.novel)):
         if i:
             line.append("  ")
-        shown = name or "(empty)"
+        shown = plain(name) or "(empty)"  # drawn from the run's vocabulary, which a names file set: untrusted
         line.append(shown if is_new else f"*{shown}", style=NOVEL_STYLE if is_new else COPY_STYLE)
     return line
 

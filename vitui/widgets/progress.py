@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from vitui.render.formats import format_ranks, format_value
+from vitui.render.formats import format_ranks, format_value, plain, safe_text
 from vitui.runstate import RunState
 from vitui.render.formats import format_duration
 from vitui.core.stops import describe_end
@@ -26,8 +26,10 @@ def status_renderable(run: RunState, stopping: bool = False) -> Group:
         config, p = run.config, run.current_progress()
         symbol, style = STATE_LOOK.get(run.state, ("?", ""))
         state = "stopping…" if stopping and run.running else run.state
-        head = Text.assemble((f"{symbol} {state}", style), "  ", (str(config.get("experiment", "")), "bold"), "  ",
-                             (f"{config.get('model', '')} · {config.get('dataset', '')}", ""), "  ", (run.name, "dim"))
+        # Names and settings come from the run folder: untrusted text, plain.
+        head = Text.assemble((f"{symbol} {state}", style), "  ", (plain(config.get("experiment", "")), "bold"), "  ",
+                             (plain(f"{config.get('model', '')} · {config.get('dataset', '')}"), ""), "  ",
+                             (plain(run.name), "dim"))
 
         bar = Table.grid(expand=True, padding=(0, 1))
         bar.add_column(ratio=1)
@@ -66,14 +68,14 @@ def status_renderable(run: RunState, stopping: bool = False) -> Group:
             facts.append(f"{rate:,.1f} {p.unit}s/s")
         line = Text("  ".join(facts), style="dim" if not run.running else "")
         if run.state == "failed":
-            line = Text(f"failed: {run.last_error or run.detail or 'no error recorded'}", style="red")
+            line = safe_text(f"failed: {run.last_error or run.detail or 'no error recorded'}", style="red")
         elif run.state == "stopped" and run.detail:
-            line = Text("  ".join([describe_end(run.state, run.detail), *facts]), style="yellow")
+            line = safe_text("  ".join([describe_end(run.state, run.detail), *facts]), style="yellow")
         lines = [head, line]
         ranks = run.ranks
         if ranks is not None and ranks.world_size > 1:
-            lines.append(Text(format_ranks(ranks.world_size, ranks.backend, ranks.batch_size, ranks.img_per_s,
-                                           ranks.straggler), style="" if run.running else "dim"))
+            lines.append(safe_text(format_ranks(ranks.world_size, ranks.backend, ranks.batch_size, ranks.img_per_s,
+                                                ranks.straggler), style="" if run.running else "dim"))
         for text in lines:
             text.no_wrap, text.overflow = True, "ellipsis"
         return Group(head, bar, *lines[1:])

@@ -11,7 +11,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from vitui.core.events import Evaluation
-from vitui.render.formats import format_point, format_value
+from vitui.render.formats import format_point, format_value, plain, safe_text
 from vitui.render.tables import evaluation_table
 from vitui.runstate import RunState
 
@@ -25,12 +25,12 @@ def figures_table(run: RunState, summary: dict[str, Any]) -> Table | None:
         return None
     table = Table("figure", "value", title="final figures", title_justify="left", show_edge=False)
     for key, value in metrics.items():
-        table.add_row(key, format_value(key, value).removeprefix(f"{key} "))
+        table.add_row(safe_text(key), safe_text(format_value(key, value).removeprefix(f"{key} ")))
     best = summary.get("best") or {}
     if best.get("value") is not None:
         shown = format_value(best["name"], best["value"]).removeprefix(f"{best['name']} ")
         when = format_point(run.config, best.get("step", 0), best.get("epoch", 0))
-        table.add_row(f"best {best['name']}", f"{shown} ({when})")
+        table.add_row(safe_text(f"best {best['name']}"), safe_text(f"{shown} ({when})"))
     return table
 
 
@@ -40,7 +40,7 @@ def confusion_heatmap(ev: Evaluation) -> Table:
                   padding=(0, 1), pad_edge=False)
     table.add_column("")
     for name in ev.class_names:
-        table.add_column(name[:5], justify="right")
+        table.add_column(safe_text(plain(name)[:5]), justify="right")
     for i, (name, row) in enumerate(zip(ev.class_names, ev.confusion)):
         total = sum(row) or 1
         cells = []
@@ -49,7 +49,7 @@ def confusion_heatmap(ev: Evaluation) -> Table:
             level = int(40 + 160 * share) if count else 0
             style = (f"on rgb(0,{level},0)" if i == j else f"on rgb({level},0,0)") if count else "dim"
             cells.append(Text(str(count), style=style))
-        table.add_row(name[:10], *cells)
+        table.add_row(safe_text(plain(name)[:10]), *cells)
     return table
 
 

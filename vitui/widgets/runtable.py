@@ -9,10 +9,24 @@ from textual.widgets import DataTable
 from vitui.widgets.keys import KeysInOrder
 
 from vitui.core.runfolder import RunInfo
-from vitui.render.runs import NAME, RUN_COLUMNS, SETTINGS, STATE_STYLES, STATUS, filter_runs, row_texts, sort_runs
+from vitui.render.runs import (
+    NAME,
+    RUN_COLUMNS,
+    SETTINGS,
+    STATUS,
+    RowCache,
+    filter_runs,
+    row_texts,
+    sort_runs,
+    state_style,
+)
 
 MARK = "● "  # before a run marked for comparing; two blanks otherwise
 MIN_SETTINGS = 8  # narrower than this, the settings column is left out (cells are cut to one line here)
+# Rows in the table at most: the first of the filtered, sorted runs. Textual's DataTable measures every cell when
+# rows change (1.5 s for 5,000 runs, keys waiting), and nobody scrolls past a few hundred rows: the filter finds
+# the rest, and the hint says how many there are.
+MAX_ROWS = 400
 
 
 class RunTable(KeysInOrder, DataTable):
@@ -33,9 +47,11 @@ class RunTable(KeysInOrder, DataTable):
         self.marked: set[str] = set()
         self.sort_column, self.sort_descending = NAME, RUN_COLUMNS[NAME].descending  # newest first
         self.filter_text = ""
-        self.shown: list[RunInfo] = []
+        self.shown: list[RunInfo] = []  # the rows of the table, MAX_ROWS at most
+        self.matching = 0  # the runs the filter lets through, shown or not
         self._layout: tuple | None = None  # columns, order and rows on screen
         self._cells: dict[str, tuple] = {}  # each row's texts on screen, and whether it is marked
+        self.texts = RowCache()  # each run's column texts, kept while its folder does not change
 
     # ---- what to show
     def show(self, runs: list[RunInfo], marked: set[str]) -> None:
@@ -76,9 +92,11 @@ class RunTable(KeysInOrder, DataTable):
     def redraw(self) -> None:
         """Rebuild the table when its rows or columns change; otherwise update only the cells that changed, so
         that a running run's ticking time does not move the view."""
-        self.shown = sort_runs(filter_runs(self.runs, self.filter_text), self.sort_column, self.sort_descending)
+        ordered = sort_runs(filter_runs(self.runs, self.filter_text, self.texts), self.sort_column,
+                            self.sort_descending, self.texts)
+        self.matching, self.shown = len(ordered), ordered[:MAX_ROWS]
         cells = {str(r.path): (tuple(row), str(r.path) in self.marked)
-                 for r, row in zip(self.shown, row_texts(self.shown))}
+                 for r, row in zip(self.shown, row_texts(self.shown, self.texts))}
         columns = self._column_widths([row for row, _ in cells.values()])
         layout = (columns, self.sort_column, self.sort_descending, tuple(cells))
         if layout != self._layout:
@@ -123,4 +141,4 @@ class RunTable(KeysInOrder, DataTable):
             cell = Text(text, style="dim" if text == "defaults" else "")
             cell.truncate(width, overflow="ellipsis")
             return cell
-        return Text(text, style=STATE_STYLES.get(text, "") if index == STATUS else "")
+        return Text(text, style=state_style(text) if index == STATUS else "")
