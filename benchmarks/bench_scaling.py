@@ -38,7 +38,8 @@ def scaling(experiment: str, dataset: str, device: str, ranks: list[int], rank_b
         steady = measured[1:] or measured
         summary = json.loads((run_dir / "summary.json").read_text())
         ranks_seen = summary.get("distributed") or {}
-        rows.append({"ranks": n, "batch_size": rank_batch * n, "img_per_s": statistics.median(e["img/s"] for e in steady),
+        rows.append({"ranks": n, "batch_size": rank_batch * n,
+                     "img_per_s": statistics.median(e["img/s"] for e in steady),
                      "img_per_s_rank": ranks_seen.get("img_per_s_rank"), "straggler": ranks_seen.get("straggler"),
                      "wall_s": wall, "run": run_dir.name})
         print(f"  {n} rank{'s' if n > 1 else ''}: {rows[-1]['img_per_s']:,.0f} img/s ({wall:.0f}s)", flush=True)
@@ -67,8 +68,9 @@ def usable_ranks(device: str, wanted: list[int]) -> list[int]:
     count = torch.cuda.device_count()
     kept = [n for n in wanted if n <= count]
     if kept != wanted:
-        print(f"scaling: {count} GPU{'s' if count != 1 else ''} here, so no run on "
-              f"{', '.join(str(n) for n in wanted if n > count)} ranks: that figure needs a machine with more", flush=True)
+        left_out = ", ".join(str(n) for n in wanted if n > count)
+        print(f"scaling: {count} GPU{'s' if count != 1 else ''} here, so no run on {left_out} ranks: that figure needs "
+              f"a machine with more", flush=True)
     return kept
 
 
@@ -81,7 +83,8 @@ def main() -> None:
     parser.add_argument("--ranks", default="1,2", help="comma-separated rank counts")
     parser.add_argument("--rank-batch", type=int, default=512, help="images per rank per step")
     parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--smoke", action="store_true", help="tiny model, 2 epochs, batch 16 per rank: checks the script")
+    parser.add_argument("--smoke", action="store_true",
+                        help="tiny model, 2 epochs, batch 16 per rank: checks the script")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args()
     data = args.data

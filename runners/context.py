@@ -165,7 +165,8 @@ class RunContext:
         if not self.writes:
             return
         ranks = self.group.summary() if self.group is not None else {}
-        runfolder.write_json_atomic(self.run_dir / runfolder.SUMMARY, {**figures, **({"distributed": ranks} if ranks else {})})
+        runfolder.write_json_atomic(self.run_dir / runfolder.SUMMARY,
+                                    {**figures, **({"distributed": ranks} if ranks else {})})
 
     def close(self) -> None:
         """The end of the worker: the log closed, and the queue's feeder thread given time to hand over the last

@@ -109,8 +109,9 @@ class RankGroup:
     # ---- data: every rank draws the same order and takes its own part of each global batch
     def rank_batch(self, global_batch: int) -> int:
         if global_batch % self.world_size:
+            fits = global_batch // self.world_size * self.world_size or self.world_size
             raise ConfigError(f"batch_size {global_batch} is not a multiple of gpus {self.world_size}: each rank takes "
-                              f"an equal share; use e.g. --set batch_size={global_batch // self.world_size * self.world_size or self.world_size}")
+                              f"an equal share; use e.g. --set batch_size={fits}")
         return global_batch // self.world_size
 
     def images_per_epoch(self, n: int, global_batch: int) -> int:

@@ -78,5 +78,6 @@ def peaks(samples: Iterable[System]) -> dict[str, Any]:
         for gpu in sample.gpus:
             used, index = gpu.get("mem_used"), gpu.get("index", 0)
             if used is not None and used >= gpus.get(index, {}).get("mem_used", -1):
-                gpus[index] = {"index": index, "name": gpu.get("name"), "mem_used": used, "mem_total": gpu.get("mem_total")}
+                gpus[index] = {"index": index, "name": gpu.get("name"), "mem_used": used,
+                               "mem_total": gpu.get("mem_total")}
     return {} if rss is None else {"rss": rss, "gpus": [gpus[i] for i in sorted(gpus)]}

@@ -86,7 +86,8 @@ def ranks_table(runs: list[RunInfo]) -> Table | None:
             continue
         each = ranks.get("img_per_s_rank") or []
         straggler = ranks.get("straggler")
-        table.add_row(Text(_two_lines(plain(run.name))), safe_text(f"{ranks.get('world_size')} {ranks.get('backend', '')}"),
+        table.add_row(Text(_two_lines(plain(run.name))),
+                      safe_text(f"{ranks.get('world_size')} {ranks.get('backend', '')}"),
                       f"{ranks.get('batch_size', '-')} = {ranks.get('world_size')} × {ranks.get('rank_batch', '-')}",
                       f"{sum(each):,.0f}" if each else "-", " ".join(f"{v:,.0f}" for v in each) or "-",
                       f"{straggler:.2f}" if straggler else "-")
@@ -166,10 +167,13 @@ def show_run(console: Console, run_dir: Path) -> None:
         status.add_row("note", safe_text(run.note, lines=True))
     if run.archived:
         status.add_row("archived", "yes (hidden from `vitui runs list`; `vitui runs unarchive` brings it back)")
-    evaluation, error, peak = read_log(run_dir)
-    for name, value in environment_rows(runfolder.load_env(run_dir), run.summary, peak):
-        status.add_row(name, Text(plain(value), overflow="fold"))
     console.print(status)
+    evaluation, error, peak = read_log(run_dir)
+    environment = Table.grid(padding=(0, 2))  # a grid of its own: its longer names would push the status apart
+    for name, value in environment_rows(runfolder.load_env(run_dir), run.summary, peak):
+        environment.add_row(name, Text(plain(value), overflow="fold"))
+    if environment.row_count:
+        console.print(environment)
 
     console.print(config_table(run.config))
 
