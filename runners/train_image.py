@@ -3,7 +3,8 @@
 Read top to bottom: setup, data (on the device as uint8), model and optimiser, the loop (log every N
 steps, evaluate every epoch, keep the best checkpoint), finish (test figures, per-class table, the
 images it got wrong). Losses stay on the device between logging intervals: reading a number from a GPU
-waits for it, so the loop reads only every `log_every` steps.
+waits for it, so the loop reads only every `log_every` steps. The step itself (augmentation to optimizer
+update) and the evaluation are in runners/image_step.py, compiled with torch.compile on CUDA.
 """
 
 from __future__ import annotations
@@ -14,18 +15,18 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from runners import data as datasets
 from runners.attention_probe import make_probe
-from runners.augment import normalise, random_crop_flip
+from runners.augment import normalise
 from runners.context import RunContext, StopRequested
-from runners.devices import pick_device
+from runners.devices import autocast_dtype, pick_device, set_threads, tune_backends
+from runners.image_step import Evaluator, TrainStep, compile_ahead, compile_mode, describe, synchronize
+from runners.lookahead import Lookahead
 from runners.metrics import BestTracker, evaluation
-from runners.mixing import make_mixer
 from runners.models import load_builder
 from runners.modelstats import model_stats
-from runners.optim import make_optimizer
+from runners.optim import make_optimizer, set_lr
 from vitui.core.experiments import RunConfig
 from vitui.core.models import MODELS
 from vitui.core.settings import ImageConfig
@@ -45,43 +46,9 @@ def lr_factor(cfg: ImageConfig, step: int, steps_per_epoch: int) -> float:
         return cfg.step_gamma ** (step // (cfg.step_epochs * steps_per_epoch))
     total = cfg.epochs * steps_per_epoch
     progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    if cfg.schedule == "linear":
+        return 1.0 - progress
     return 0.5 * (1.0 + math.cos(math.pi * progress))
-
-
-def weight_penalty(model: torch.nn.Module, l1: float, l2: float) -> torch.Tensor:
-    """L1 / L2 on weight matrices and kernels (not biases or norm scales)."""
-    weights = [p for p in model.parameters() if p.dim() > 1]
-    total = torch.zeros((), device=weights[0].device)
-    if l1:
-        total = total + l1 * sum(w.abs().sum() for w in weights)
-    if l2:
-        total = total + l2 * sum(w.pow(2).sum() for w in weights)
-    return total
-
-
-def autocast(device: torch.device, amp: str) -> Any:
-    enabled = amp == "bf16" or (amp == "auto" and device.type == "cuda")
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
-
-
-@torch.no_grad()
-def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, mean: torch.Tensor, std: torch.Tensor,
-             batch_size: int, amp: Any) -> tuple[float, float, torch.Tensor]:
-    """Loss, accuracy and predictions over a split (uint8 NHWC on the device)."""
-    model.eval()
-    loss_sum = torch.zeros((), device=x.device)
-    preds = []
-    for start in range(0, len(x), batch_size):
-        xb, yb = x[start:start + batch_size], y[start:start + batch_size]
-        with amp:
-            logits = model(normalise(xb, mean, std))
-        loss_sum += F.cross_entropy(logits.float(), yb, reduction="sum")
-        preds.append(logits.argmax(1))
-    model.train()
-    if not preds:
-        return float("nan"), float("nan"), torch.empty(0, dtype=torch.long)
-    pred = torch.cat(preds)
-    return (loss_sum / len(x)).item(), (pred == y).float().mean().item(), pred
 
 
 # --------------------------------------------------------------------------- the loop
@@ -92,12 +59,13 @@ def train(config: RunConfig, ctx: RunContext) -> dict[str, Any]:
 
     # ---- setup
     device = pick_device(cfg.device)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    threads = set_threads(cfg.threads)
+    tune_backends(device)
     torch.manual_seed(cfg.seed)
     gen = torch.Generator(device=device)
     gen.manual_seed(cfg.seed)
-    amp = autocast(device, cfg.amp)
+    amp = autocast_dtype(device, cfg.amp, MODELS[cfg.model].cpu_bf16)
+    mode = compile_mode(cfg, device)
 
     # ---- data: uint8 NHWC tensors on the device, standardised per batch
     source = datasets.load_dataset(cfg.dataset, ctx.data_dir)
@@ -111,25 +79,45 @@ def train(config: RunConfig, ctx: RunContext) -> dict[str, Any]:
     n_train, (height, width, channels) = len(train_x), source.shape
     classes = source.class_names
     ctx.info(f"{source.name}: {n_train} training images, {len(val_x)} validation, {len(splits.test_y)} "
-             f"{splits.test_name}; {height}x{width}x{channels}, {len(classes)} classes; device {device}")
+             f"{splits.test_name}; {height}x{width}x{channels}, {len(classes)} classes; device {device}: "
+             f"{describe(mode, amp, threads, device)}")
 
     # ---- model and optimiser
+    # channels_last: the layout convolutions are fastest in on CUDA and on CPU (1.23x for CNN-BN in float32 there)
     model = load_builder(cfg.model)(config.model_args, channels, len(classes), height).to(device)
-    if device.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
+    model = model.to(memory_format=torch.channels_last)
+    if hasattr(model, "init_from_data"):  # e.g. airbench's whitening filters, from the patch covariance
+        model.init_from_data(normalise(train_x[:5000], mean, std))
     stats = model_stats(model, normalise(train_x[:1], mean, std))
     ctx.info(f"model {cfg.model}: {stats['params']:,} parameters, {stats['macs']:,} multiply-adds per image")
-    step_model = torch.compile(model) if cfg.compile else model
-    optimizer = make_optimizer(cfg, model.parameters())
-    steps_per_epoch = math.ceil(n_train / cfg.batch_size)
+    params = model.optimizer_groups() if hasattr(model, "optimizer_groups") else \
+        [p for p in model.parameters() if p.requires_grad]
+    # A compiled optimizer holds the learning rate as a tensor (no recompiling as it changes) and runs fused;
+    # on CUDA the fused kernel pays eagerly too.
+    optimizer = make_optimizer(cfg, params, fused=bool(mode) or device.type == "cuda",
+                               lr_device=device if mode else None)
+    # Every step takes a full batch (the last partial one is dropped; the shuffle differs each epoch), so the
+    # compiled step sees one shape.
+    batch_size = min(cfg.batch_size, n_train)
+    if batch_size < cfg.batch_size:
+        ctx.warn(f"batch_size {cfg.batch_size} is more than the {n_train} training images: using {batch_size}")
+    steps_per_epoch = n_train // batch_size
     total_steps = steps_per_epoch * cfg.epochs
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(cfg, s, steps_per_epoch))
-    penalised = bool(cfg.l1 or cfg.l2)
+    step_fn = TrainStep(model, optimizer, cfg, images=train_x, labels=train_y, mean=mean, std=std,
+                        num_classes=len(classes), autocast=amp, mode=mode, generator=gen)
+    evaluate = Evaluator(model, mean=mean, std=std, autocast=amp, flip_test=cfg.flip_test,
+                         batch_size=cfg.eval_batch_size, mode=mode)
     best = BestTracker("val_acc" if len(val_x) else "train_acc")
-    summary: dict[str, Any] = {"model": stats}
-    mix = make_mixer(cfg.mixup, cfg.cutmix, len(classes), cfg.seed, gen)
+    summary: dict[str, Any] = {"model": stats, "compile_s": None}
     probe = (make_probe(splits, cfg.attention_probes, classes, lambda x: normalise(x, mean, std), device)
              if MODELS[cfg.model].attention else None)
+    test_x = val_x if splits.test_name == "val" else torch.from_numpy(splits.test_x).to(device)
+    test_y = val_y if splits.test_name == "val" else torch.from_numpy(splits.test_y).to(device)
+    if mode:
+        summary["compile_s"] = compile_ahead(step_fn, evaluate, torch.arange(batch_size, device=device),
+                                             (val_x, val_y), (test_x, test_y))
+        ctx.info(f"compiled the training step and the evaluation in {summary['compile_s']:.1f}s (mode {mode})")
+    lookahead = Lookahead(model, cfg.lookahead) if cfg.lookahead else None
 
     def checkpoint(name: str, step: int, epoch: float) -> None:
         ctx.checkpoint(name, model=model.state_dict(), optimizer=optimizer.state_dict(), step=step, epoch=epoch)
@@ -140,61 +128,49 @@ def train(config: RunConfig, ctx: RunContext) -> dict[str, Any]:
     # ---- loop
     step = 0
     epoch = 0
+    train_s = 0.0  # seconds spent in training steps: no compiling, evaluation or checkpoints
+    seen = steps_per_epoch * batch_size  # images per epoch
     try:
         for epoch in range(1, cfg.epochs + 1):
             epoch_start = time.monotonic()
-            loss_sum = torch.zeros((), device=device)  # per logging interval
-            epoch_loss = torch.zeros((), device=device)
-            epoch_correct = torch.zeros((), device=device, dtype=torch.long)
+            step_fn.sums.zero_()
             interval = 0
             order = torch.randperm(n_train, device=device, generator=gen)
-            for start in range(0, n_train, cfg.batch_size):
-                idx = order[start:start + cfg.batch_size]
-                xb, yb = train_x[idx], train_y[idx]
-                if cfg.augment == "flip-crop":
-                    xb = random_crop_flip(xb, generator=gen)
-                with amp:
-                    inputs, targets = mix(normalise(xb, mean, std), yb)
-                    logits = step_model(inputs)
-                    loss = F.cross_entropy(logits, targets, label_smoothing=cfg.label_smoothing)
-                    if penalised:
-                        loss = loss + weight_penalty(model, cfg.l1, cfg.l2)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if cfg.grad_clip:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-                optimizer.step()
-                scheduler.step()
+            mix_plan = step_fn.mix_plan(steps_per_epoch)
+            for i in range(steps_per_epoch):
+                factor = lr_factor(cfg, step, steps_per_epoch)
+                set_lr(optimizer, factor)
+                step_fn(order[i * batch_size:(i + 1) * batch_size], epoch, None if mix_plan is None else mix_plan[i])
                 step += 1
                 interval += 1
-                detached = loss.detach()
-                loss_sum += detached
-                epoch_loss += detached * len(yb)
-                epoch_correct += (logits.argmax(1) == yb).sum()
+                if lookahead:
+                    lookahead.after_step(step, total_steps)
                 if step % cfg.log_every == 0:
-                    fraction = epoch - 1 + min(1.0, (start + len(yb)) / n_train)
-                    ctx.emit(Metric(step=step, epoch=fraction, split="train",
-                                    values={"loss": (loss_sum / interval).item(), "lr": scheduler.get_last_lr()[0]}))
+                    ctx.emit(Metric(step=step, epoch=epoch - 1 + (i + 1) / steps_per_epoch, split="train",
+                                    values={"loss": step_fn.sums[0].item() / interval, "lr": cfg.lr * factor}))
                     ctx.emit(Progress(step=step, total_steps=total_steps, epoch=epoch, total_epochs=cfg.epochs))
-                    loss_sum.zero_()
+                    step_fn.sums[0].zero_()
                     interval = 0
                     ctx.check_stop()
                 if probe and cfg.attention_every and step % cfg.attention_every == 0:
                     ctx.emit(probe(model, step))
+            synchronize(device)
             train_time = time.monotonic() - epoch_start
-            values = {"train_loss": (epoch_loss / n_train).item(), "train_acc": epoch_correct.item() / n_train}
+            train_s += train_time
+            _, epoch_loss, epoch_correct = step_fn.sums.tolist()
+            values = {"train_loss": epoch_loss / seen, "train_acc": epoch_correct / seen}
             if len(val_x):
-                values["val_loss"], values["val_acc"], _ = evaluate(model, val_x, val_y, mean, std,
-                                                                    cfg.eval_batch_size, amp)
-            values["lr"] = scheduler.get_last_lr()[0]
-            values["img/s"] = n_train / train_time
+                values["val_loss"], values["val_acc"], _ = evaluate(val_x, val_y)
+            values["lr"] = cfg.lr * factor
+            values["img/s"] = seen / train_time
+            values["train_time"] = train_s
             values["epoch_time"] = time.monotonic() - epoch_start
             ctx.emit(Metric(step=step, epoch=epoch, split="epoch", values=values))
             ctx.emit(Progress(step=step, total_steps=total_steps, epoch=epoch, total_epochs=cfg.epochs))
             checkpoint("last", step, epoch)
             if best.update(values[best.name], step=step, epoch=epoch, elapsed=time.monotonic() - started):
                 checkpoint("best", step, epoch)
-            summary.update(metrics=values, best=best.to_dict(), epochs_done=epoch)
+            summary.update(metrics=values, best=best.to_dict(), epochs_done=epoch, train_s=train_s)
             ctx.summary(summary)
             ctx.check_stop()
     except StopRequested:
@@ -202,9 +178,9 @@ def train(config: RunConfig, ctx: RunContext) -> dict[str, Any]:
         raise
 
     # ---- finish: figures on the test split (validation when the source has none), what it got wrong
-    test_x = val_x if splits.test_name == "val" else torch.from_numpy(splits.test_x).to(device)
-    test_y = val_y if splits.test_name == "val" else torch.from_numpy(splits.test_y).to(device)
-    test_loss, test_acc, pred = evaluate(model, test_x, test_y, mean, std, cfg.eval_batch_size, amp)
+    if lookahead:
+        lookahead.finish()  # the model keeps the slow weights
+    test_loss, test_acc, pred = evaluate(test_x, test_y)
     ctx.emit(evaluation(splits.test_name, splits.test_y, pred.cpu().numpy(), test_loss, classes))
     if probe and not (cfg.attention_every and step % cfg.attention_every == 0):  # else the loop just logged it
         ctx.emit(probe(model, step))
@@ -213,7 +189,9 @@ def train(config: RunConfig, ctx: RunContext) -> dict[str, Any]:
     metrics = {**summary.get("metrics", {}), f"{splits.test_name}_loss": test_loss, f"{splits.test_name}_acc": test_acc,
                "time": time.monotonic() - started}
     ctx.emit(Metric(step=step, epoch=epoch, split="test", values=metrics))
-    ctx.info(f"finished {epoch} epochs in {metrics['time']:.1f}s: {splits.test_name} accuracy {test_acc * 100:.2f}%")
+    compiled = f", {summary['compile_s']:.1f}s compiling" if summary["compile_s"] is not None else ""
+    ctx.info(f"finished {epoch} epochs in {metrics['time']:.1f}s ({train_s:.1f}s training{compiled}): "
+             f"{splits.test_name} accuracy {test_acc * 100:.2f}%")
     summary.update(metrics=metrics)
     return summary
 
