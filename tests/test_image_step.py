@@ -4,13 +4,14 @@ the learning rate as a tensor, and the presets (each resolves and trains a step)
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import pytest
 import torch
 from torch import nn
 
 from runners.augment import normalise, random_crop_flip
-from runners.devices import autocast_dtype, free_cores
+from runners.devices import autocast_dtype, free_cores, set_threads
 from runners.image_step import Evaluator, TrainStep, compile_mode
 from runners.lookahead import Lookahead
 from runners.mixing import BatchMixer
@@ -100,7 +101,22 @@ def test_bf16_autocast_for_conv_models_only_on_cpu():
     assert autocast_dtype(cpu, "auto", model_gains_on_cpu=False) is None  # the ViT
     assert autocast_dtype(cpu, "off", True) is None and autocast_dtype(cpu, "bf16", False) == torch.bfloat16
     assert MODELS["cnn-bn"].cpu_bf16 and MODELS["airbench"].cpu_bf16 and not MODELS["vit"].cpu_bf16
-    assert 1 <= free_cores() <= torch.get_num_threads() or free_cores() >= 1
+
+
+def test_threads_default_to_free_cores_unless_omp_num_threads_says(monkeypatch):
+    threads = torch.get_num_threads()
+    try:
+        assert 1 <= free_cores() <= (os.cpu_count() or 1)
+        monkeypatch.setenv("OMP_NUM_THREADS", "1")
+        torch.set_num_threads(1)
+        assert set_threads(0) == 1  # the environment decides
+        monkeypatch.delenv("OMP_NUM_THREADS")
+        monkeypatch.setattr(os, "getloadavg", lambda: (float(os.cpu_count() or 1), 0.0, 0.0))
+        torch.set_num_threads(os.cpu_count() or 1)
+        assert set_threads(0) == 1  # every core busy: one thread
+        assert set_threads(2) == 2
+    finally:
+        torch.set_num_threads(threads)
 
 
 # --------------------------------------------------------------------------- the presets
