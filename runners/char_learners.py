@@ -1,7 +1,8 @@
 """Provides the learners behind the character trainer: the course's NumPy RNN recipe and batched LSTM / GRU.
 
 A learner owns a model and its update rule and answers the loop's few questions: take a step, how
-much loss since the last reading, the loss on some names, sample names, a copy of the state.
+much loss since the last reading, the loss on some names, sample names, a copy of the state, and (to resume)
+the rest of its training state and the restoring of all of it.
 """
 
 from __future__ import annotations
@@ -77,6 +78,21 @@ class NumpyRNNLearner:
     def state(self) -> dict[str, Any]:
         """A copy of the weights (training goes on changing the originals)."""
         return {"model": {k: torch.from_numpy(v.copy()) for k, v in self.model.params.items()}, "optimizer": None}
+
+    def training_state(self) -> dict[str, Any]:
+        """What a resumed run needs beyond the weights: the carried hidden state, the place in the names, the tallies.
+        (No random numbers: the order of names is fixed by the seed, and sampling draws from its own seeds.)"""
+        return {"h": self.h, "names_seen": self.names_seen, "smooth": self.smooth, "loss_sum": self.loss_sum,
+                "chars": self.chars}
+
+    def restore(self, saved: dict[str, Any]) -> None:
+        """Take up a last.pt: weights in place (keeping their dtype), then the training state."""
+        for name, value in saved["model"].items():
+            self.model.params[name][...] = value.numpy()
+        training = saved["learner"]
+        self.h = training["h"].numpy().copy()
+        self.names_seen, self.smooth = int(training["names_seen"]), float(training["smooth"])
+        self.loss_sum, self.chars = float(training["loss_sum"]), int(training["chars"])
 
     @staticmethod
     def sample_saved(ckpt: dict[str, Any], config: RunConfig, vocab_size: int, n: int, temperature: float,
@@ -163,6 +179,25 @@ class TorchLearner:
         """A copy of the weights and optimizer state (training goes on changing the originals)."""
         return {"model": {k: v.detach().clone() for k, v in self.model.state_dict().items()},
                 "optimizer": copy.deepcopy(self.optimizer.state_dict())}
+
+    def training_state(self) -> dict[str, Any]:
+        """What a resumed run needs beyond weights and optimizer: the shuffling generator and this pass's order and
+        place in it, the tallies. (Dropout's random numbers are the process's: the loop saves those.)"""
+        return {"generator": self.generator.get_state(), "order": self.order_cpu, "cursor": self.cursor,
+                "names_seen": self.names_seen, "smooth": self.smooth, "loss_sum": self.loss_sum, "chars": self.chars}
+
+    def restore(self, saved: dict[str, Any]) -> None:
+        """Take up a last.pt: weights, optimizer, then the training state."""
+        self.model.load_state_dict(saved["model"])
+        self.optimizer.load_state_dict(saved["optimizer"])
+        training = saved["learner"]
+        self.generator.set_state(training["generator"])
+        self.order_cpu = training["order"]
+        self.order = None if self.order_cpu is None else self.order_cpu.to(self.device)
+        self.cursor, self.names_seen = int(training["cursor"]), int(training["names_seen"])
+        self.chars = int(training["chars"])
+        self.smooth = training["smooth"].to(self.device)
+        self.loss_sum = training["loss_sum"].to(self.device)
 
     @staticmethod
     def sample_saved(ckpt: dict[str, Any], config: RunConfig, vocab_size: int, n: int, temperature: float,

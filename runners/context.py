@@ -6,32 +6,62 @@ The worker makes one per run and hands it to the task's loop; loops never touch 
 
 from __future__ import annotations
 
+import math
 import os
 import queue as queue_module
 import time
 from pathlib import Path
 from typing import Any
 
-from runners.checkpoint import save_checkpoint
+from runners.checkpoint import CheckpointWriter, NonFiniteWeights, load_checkpoint, snapshot
 from vitui.core import runfolder, stops
+from vitui.core.errors import ConfigError
 from vitui.core.events import Event, Log
+from vitui.core.resume import last_checkpoint
+from vitui.core.settings import BaseConfig, field_info
 
 
 class StopRequested(Exception):
     """Raised inside a training loop when the user asked to stop; the loop saves and unwinds."""
 
 
+class Diverged(Exception):
+    """A loss (or the weights) stopped being finite: the run fails, keeping its last good checkpoint."""
+
+    def __init__(self, what: str, advice: str):
+        super().__init__(what)
+        self.advice = advice
+
+
+def divergence_advice(config: dict[str, Any]) -> str:
+    """What to try after a divergence, in the run's own settings: a lower learning rate, or clipping gradients."""
+    tips = [f"a lower lr (now {config.get('lr'):g})" if isinstance(config.get("lr"), (int, float)) else "a lower lr"]
+    clip = next((key for key in ("grad_clip", "clip") if key in config), None)
+    if clip and config[clip]:
+        tips.append(f"tighter gradient clipping ({clip} now {config[clip]:g})")
+    elif clip:
+        tips.append(f"gradient clipping (--set {clip}=1)")
+    return "try " + " or ".join(tips)
+
+
 class RunContext:
     """Everything a training loop needs from its surroundings: where to write, how to report, when to stop."""
 
-    def __init__(self, run_dir: Path, data_dir: Path | None, events: Any, control: Any):
+    def __init__(self, run_dir: Path, data_dir: Path | None, events: Any, control: Any, *, resume: bool = False):
         self.run_dir = run_dir
         self.data_dir = data_dir
         self.config = runfolder.load_run(run_dir).config  # the resolved settings, as config.json holds them
         self.log_file = runfolder.EventLog(run_dir)
         self._events = events
         self._control = control
-        self._control_file = runfolder.ControlReader(run_dir)
+        # A resumed run's control.jsonl holds the requests for the worker before it (the stop that ended it).
+        self._control_file = runfolder.ControlReader(run_dir, skip_existing=resume)
+        # The log is fsynced before each checkpoint lands, so the log never trails a checkpoint after a crash.
+        self._writer = CheckpointWriter(run_dir / runfolder.CHECKPOINTS, before_rename=self.log_file.sync)
+        default_every = field_info(BaseConfig, "checkpoint_every").default
+        self.checkpoint_every = float(self.config.get("checkpoint_every", default_every))
+        self._last_saved: float | None = None  # when last.pt was last handed to the writer
+        self.resumed: dict[str, Any] | None = None  # last.pt of the run this one continues (load_resumed)
         self._parent = os.getppid()
         self.detached = events is None
         self.stop_reason = ""
@@ -53,12 +83,46 @@ class RunContext:
     def warn(self, message: str) -> None:
         self.emit(Log(level="warning", message=message))
 
-    def checkpoint(self, name: str, **payload: Any) -> Path:
-        """checkpoints/<name>.pt (model, optimizer, step, epoch, ...), written atomically with the run's config
-        added; the event log is synced with it, so the log never trails a checkpoint after a crash."""
-        path = save_checkpoint(self.run_dir / runfolder.CHECKPOINTS, name, config=self.config, **payload)
-        self.log_file.sync()
-        return path
+    def checkpoint(self, name: str, *, model: dict, step: int, epoch: float, optimizer: dict | None = None,
+                   **payload: Any) -> None:
+        """checkpoints/<name>.pt (model, optimizer, step, epoch, ...) with the run's config added. The state is copied
+        now, on the training thread, and written atomically by a background thread: training goes on at once.
+        Weights that are not finite are never written (the last good checkpoint stays)."""
+        state = snapshot({"model": model, "optimizer": optimizer or {}, "step": int(step), "epoch": float(epoch),
+                          **payload})
+        try:
+            self._writer.submit(name, {**state, "config": self.config})
+        except NonFiniteWeights as exc:
+            raise Diverged(str(exc), divergence_advice(self.config)) from None
+        if name == "last":
+            self._last_saved = time.monotonic()
+
+    def checkpoint_due(self) -> bool:
+        """True at the first logging point, then once checkpoint_every seconds have passed since the last last.pt:
+        loops ask at logging points. The first makes sure a run that fails early still has a checkpoint."""
+        return self._last_saved is None or time.monotonic() - self._last_saved >= self.checkpoint_every
+
+    def wait_for_checkpoints(self) -> None:
+        """Until every checkpoint handed over is on disk (the worker calls it before it records how the run ended)."""
+        try:
+            self._writer.wait()
+        except NonFiniteWeights as exc:
+            raise Diverged(str(exc), divergence_advice(self.config)) from None
+
+    def load_resumed(self) -> dict[str, Any]:
+        """The run's last.pt, which a resumed run continues from (kept in `resumed` for the training loop)."""
+        path = last_checkpoint(self.run_dir)
+        try:
+            self.resumed = load_checkpoint(path)
+        except (OSError, RuntimeError, EOFError, ValueError) as exc:
+            raise ConfigError(f"cannot resume from {path}: {exc}") from None
+        return self.resumed
+
+    def check_loss(self, value: float, step: int) -> None:
+        """Raise Diverged when a loss read at a logging point is NaN or infinite (never called per step: reading
+        a loss waits for the GPU)."""
+        if not math.isfinite(value):
+            raise Diverged(f"loss is {value} at step {step}", divergence_advice(self.config))
 
     def summary(self, figures: dict[str, Any]) -> None:
         """The run's latest (and, at the end, final) figures in summary.json, replaced atomically."""

@@ -21,6 +21,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from runners import rngstate
 from runners.augment import alternating_flips, normalise, random_crop_flip
 from runners.mixing import make_mixer
 from runners.randaugment import rand_augment
@@ -137,19 +138,32 @@ class TrainStep:
 
     # ---- compiling ahead of training
     def warm_up(self, idx: torch.Tensor) -> None:
-        """Compile and record the step on a real batch, then put back the weights, BatchNorm statistics and optimizer
-        state: training then starts exactly as it would have, with the compiling done and timed apart."""
+        """Compile and record the step on a real batch, then put back the weights, BatchNorm statistics, optimizer
+        state, running sums and random states: training then goes on exactly as it would have (from the start or
+        from a resumed checkpoint), with the compiling done and timed apart."""
         saved = {k: v.clone() for k, v in self.model.state_dict().items()}
+        saved_optimizer = {p: {k: v.clone() for k, v in s.items() if isinstance(v, torch.Tensor)}
+                           for p, s in self.optimizer.state.items()}
+        saved_sums = self.sums.clone()
+        random_states = rngstate.capture()
+        mixer_state = self.mixer.rng.bit_generator.state if self.mixer is not None else None
         mix = self.mix_plan(1)
         for _ in range(WARMUP_STEPS):
             self(idx, 1, None if mix is None else mix[0])
         self.model.load_state_dict(saved)  # copies in place: the compiled graphs keep pointing at the same tensors
-        for state in self.optimizer.state.values():
-            for value in state.values():
-                if isinstance(value, torch.Tensor):
+        for param, state in self.optimizer.state.items():
+            for key, value in state.items():
+                if not isinstance(value, torch.Tensor):
+                    continue
+                if param in saved_optimizer:
+                    value.copy_(saved_optimizer[param][key])
+                else:
                     value.zero_()  # a zero step count and zero moments are a fresh optimizer's, to the bit
         self.optimizer.zero_grad(set_to_none=True)
-        self.sums.zero_()
+        self.sums.copy_(saved_sums)
+        rngstate.restore(random_states)
+        if self.mixer is not None:
+            self.mixer.rng.bit_generator.state = mixer_state
         synchronize(self.device)
 
 

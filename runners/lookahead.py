@@ -27,6 +27,11 @@ class Lookahead:
         torch._foreach_lerp_(self.slow, self.fast, 1 - keep)
         torch._foreach_copy_(self.fast, self.slow)
 
+    @torch.no_grad()
+    def load(self, slow: list[torch.Tensor]) -> None:
+        """Take the slow weights a checkpoint holds (a resumed run goes on averaging where it left off)."""
+        torch._foreach_copy_(self.slow, [t.to(s.device) for t, s in zip(slow, self.slow, strict=True)])
+
     def finish(self) -> None:
         """The model takes the slow weights."""
         self.sync(1.0)

@@ -44,3 +44,7 @@ class BestTracker:
 
     def to_dict(self) -> dict:
         return {"name": self.name, "value": self.value, "step": self.step, "epoch": self.epoch, "time": self.time}
+
+    def restore(self, saved: dict) -> None:
+        """Take up the best so far from to_dict()'s record (a resumed run)."""
+        self.value, self.step, self.epoch, self.time = saved["value"], saved["step"], saved["epoch"], saved["time"]

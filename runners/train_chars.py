@@ -13,10 +13,11 @@ from typing import Any
 
 import numpy as np
 
+from runners import rngstate
 from runners.models import load_builder
 from runners.metrics import BestTracker
 from runners.names_data import load_names
-from runners.context import RunContext, StopRequested
+from runners.context import Diverged, RunContext, StopRequested
 from vitui.core.errors import ConfigError
 from vitui.core.experiments import RunConfig
 from vitui.core.settings import CharConfig, check_value, field_info
@@ -61,9 +62,12 @@ class Saver:
             self.summary = None
         self.last_write = time.monotonic()
 
-    def last(self, learner, step: int, epoch: float) -> None:
+    def last(self, learner, step: int, epoch: float, loop: dict[str, Any]) -> None:
+        """last.pt with the whole training state, which a resumed run goes on from; best.pt and the summary are
+        written first, so that the three agree."""
         self.flush()
-        self.ctx.checkpoint("last", **learner.state(), step=step, epoch=epoch, **self.extra)
+        self.ctx.checkpoint("last", **learner.state(), step=step, epoch=epoch, learner=learner.training_state(),
+                            loop=loop, rng=rngstate.capture(), **self.extra)
 
 
 # --------------------------------------------------------------------------- the loop
@@ -92,18 +96,39 @@ def train(config: RunConfig, ctx: RunContext) -> dict[str, Any]:
         ctx.emit(Samples(step=step, temperature=temperature, texts=names, novel=novel,
                          novelty=sum(novel) / len(novel)))
 
-    # ---- loop: log every N steps, evaluate every M (keep the best), sample every K
+    # ---- loop: log every N steps, evaluate every M (keep the best), sample every K, save every checkpoint_every s
     step = 0
     log_loss, log_chars = 0.0, 0
     eval_loss, eval_chars, eval_start, eval_step = 0.0, 0, time.monotonic(), 0
     values: dict[str, float] = {}
-    due = 1  # the next step that logs, evaluates or samples; steps before it only train
+    if ctx.resumed is not None:  # go on from last.pt: weights, optimizer, every random state, tallies, best so far
+        learner.restore(ctx.resumed)
+        rngstate.restore(ctx.resumed["rng"])
+        step, loop = int(ctx.resumed["step"]), ctx.resumed["loop"]
+        log_loss, log_chars = loop["log_loss"], loop["log_chars"]
+        eval_loss, eval_chars = loop["eval_loss"], loop["eval_chars"]
+        eval_step, values = loop["eval_step"], loop["values"]
+        eval_start -= loop["eval_elapsed"]  # the speed of the interval the stop cut counts its time before the stop
+        best.restore(loop["best"])
+        started -= loop["elapsed"]
+        ctx.emit(Progress(step=step, total_steps=cfg.iterations, epoch=int(learner.names_seen / len(data.train)),
+                          total_epochs=math.ceil(cfg.iterations * learner.names_per_step / len(data.train)),
+                          unit="iteration"))
+
+    def save_last() -> None:
+        loop = {"log_loss": log_loss, "log_chars": log_chars, "eval_loss": eval_loss, "eval_chars": eval_chars,
+                "eval_step": eval_step, "eval_elapsed": time.monotonic() - eval_start, "values": values,
+                "best": best.to_dict(), "elapsed": time.monotonic() - started}
+        saver.last(learner, step, learner.names_seen / len(data.train), loop)
+
+    # The next step that logs, evaluates or samples; steps before it only train.
+    due = next_due(step, cfg) if step else 1
     try:
-        for step in range(1, cfg.iterations + 1):
+        for step in range(step + 1, cfg.iterations + 1):
             learner.step()
             if step < due:
                 continue  # the common case, kept to one comparison: an RNN step takes only ~0.1 ms
-            due = min(cfg.iterations, *(step // k * k + k for k in (cfg.log_every, cfg.eval_every, cfg.sample_every)))
+            due = next_due(step, cfg)
             last = step == cfg.iterations
             logging = step % cfg.log_every == 0 or last
             evaluating = step % cfg.eval_every == 0 or last
@@ -112,6 +137,9 @@ def train(config: RunConfig, ctx: RunContext) -> dict[str, Any]:
                 log_loss, log_chars = log_loss + loss_sum, log_chars + chars
                 eval_loss, eval_chars = eval_loss + loss_sum, eval_chars + chars
             epoch = learner.names_seen / len(data.train)
+            # The smoothed loss averages every step's: once a step's loss is NaN or infinite, so is it. Checked at each
+            # of these steps, before sampling from weights that would be NaN too.
+            ctx.check_loss(learner.smooth_loss(), step)
             if logging:
                 ctx.emit(Metric(step=step, epoch=epoch, split="train",
                                 values={"loss": log_loss / max(log_chars, 1), "smooth_loss": learner.smooth_loss()}))
@@ -119,7 +147,6 @@ def train(config: RunConfig, ctx: RunContext) -> dict[str, Any]:
                                   total_epochs=math.ceil(cfg.iterations * learner.names_per_step / len(data.train)),
                                   unit="iteration"))
                 log_loss, log_chars = 0.0, 0
-                ctx.check_stop()
             if evaluating:
                 now = time.monotonic()
                 values = {"train_loss": eval_loss / max(eval_chars, 1), "smooth_loss": learner.smooth_loss()}
@@ -140,12 +167,19 @@ def train(config: RunConfig, ctx: RunContext) -> dict[str, Any]:
                 emit_samples(step)
             if evaluating:
                 eval_start = time.monotonic()  # the next interval's speed leaves out evaluation and sampling
+            if (logging or evaluating) and ctx.checkpoint_due():
+                save_last()
+            if logging:
+                ctx.check_stop()
     except StopRequested:
-        saver.last(learner, step, learner.names_seen / len(data.train))
+        save_last()
+        raise
+    except Diverged:
+        saver.flush()  # the best checkpoint and summary held back were taken while the loss was finite
         raise
 
     # ---- finish: last checkpoint, loss per character on all training and held-out names
-    saver.last(learner, step, learner.names_seen / len(data.train))
+    save_last()
     train_nll, train_chars = learner.nll(train_encoded)
     metrics = {"train_loss": train_nll / train_chars, "smooth_loss": learner.smooth_loss()}
     if val_encoded:
@@ -159,6 +193,11 @@ def train(config: RunConfig, ctx: RunContext) -> dict[str, Any]:
                 if val_encoded else "")
              + f", smoothed per-name loss {metrics['smooth_loss']:.2f}")
     return {"metrics": metrics, "best": best.to_dict(), "iterations": step}
+
+
+def next_due(step: int, cfg: CharConfig) -> int:
+    """The step after `step` that logs, evaluates or samples (or the last one)."""
+    return min(cfg.iterations, *(step // k * k + k for k in (cfg.log_every, cfg.eval_every, cfg.sample_every)))
 
 
 def live_temperature(ctx: RunContext, cfg: CharConfig) -> float:

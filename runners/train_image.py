@@ -1,7 +1,8 @@
-"""Provides the training loop for PyTorch image classifiers (CNN, CNN + BatchNorm, ViT) on any image data set.
+"""Provides the training loop for PyTorch image classifiers (CNN, CNN + BatchNorm, airbench, ViT) on any image data set.
 
-Read top to bottom: setup, data (on the device as uint8), model and optimiser, the loop (log every N
-steps, evaluate every epoch, keep the best checkpoint), finish (test figures, per-class table, the
+Read top to bottom: setup, data (on the device as uint8), model and optimiser, where to start (afresh or
+from last.pt), compiling, the loop (log every N steps, evaluate every epoch, keep the best checkpoint and
+last.pt), finish (test figures, per-class table, the
 images it got wrong). Losses stay on the device between logging intervals: reading a number from a GPU
 waits for it, so the loop reads only every `log_every` steps. The step itself (augmentation to optimizer
 update) and the evaluation are in runners/image_step.py, compiled with torch.compile on CUDA.
@@ -17,6 +18,7 @@ import numpy as np
 import torch
 
 from runners import data as datasets
+from runners import rngstate
 from runners.attention_probe import make_probe
 from runners.augment import normalise
 from runners.context import RunContext, StopRequested
@@ -24,6 +26,7 @@ from runners.devices import autocast_dtype, pick_device, set_threads, tune_backe
 from runners.image_step import Evaluator, TrainStep, compile_ahead, compile_mode, describe, synchronize
 from runners.lookahead import Lookahead
 from runners.metrics import BestTracker, evaluation
+from runners.mixing import BatchMixer
 from runners.models import load_builder
 from runners.modelstats import model_stats
 from runners.optim import make_optimizer, set_lr
@@ -108,73 +111,121 @@ def train(config: RunConfig, ctx: RunContext) -> dict[str, Any]:
     evaluate = Evaluator(model, mean=mean, std=std, autocast=amp, flip_test=cfg.flip_test,
                          batch_size=cfg.eval_batch_size, mode=mode)
     best = BestTracker("val_acc" if len(val_x) else "train_acc")
-    summary: dict[str, Any] = {"model": stats, "compile_s": None}
+    summary: dict[str, Any] = {"model": stats}
     probe = (make_probe(splits, cfg.attention_probes, classes, lambda x: normalise(x, mean, std), device)
              if MODELS[cfg.model].attention else None)
     test_x = val_x if splits.test_name == "val" else torch.from_numpy(splits.test_x).to(device)
     test_y = val_y if splits.test_name == "val" else torch.from_numpy(splits.test_y).to(device)
+    lookahead = Lookahead(model, cfg.lookahead) if cfg.lookahead else None
+    seen = steps_per_epoch * batch_size  # images per epoch
+
+    # ---- where to start: at the beginning, or where last.pt left off (the same batch of the same epoch)
+    step, epoch, done, first_epoch, resumed = 0, 0, 0, 1, None
+    train_s = 0.0  # seconds of training steps so far: no compiling, and no evaluation between epochs
+    if ctx.resumed is not None:
+        resumed = restore(ctx.resumed, model, optimizer, gen, step_fn.mixer, lookahead, best, summary)
+        step, epoch, train_s = int(ctx.resumed["step"]), resumed["epoch"], resumed["train_s"]
+        started -= resumed["elapsed"]
+        first_epoch = epoch
+        if "order" not in resumed:  # saved once the epoch was over: the next one starts afresh
+            first_epoch, resumed = epoch + 1, None
+
+    # Compiling comes after the restore: the warm-up puts back whatever state it finds (fresh or resumed), so the
+    # compiled graphs point at the very tensors training goes on with.
+    summary["compile_s"] = None
     if mode:
         summary["compile_s"] = compile_ahead(step_fn, evaluate, torch.arange(batch_size, device=device),
                                              (val_x, val_y), (test_x, test_y))
         ctx.info(f"compiled the training step and the evaluation in {summary['compile_s']:.1f}s (mode {mode})")
-    lookahead = Lookahead(model, cfg.lookahead) if cfg.lookahead else None
 
-    def checkpoint(name: str, step: int, epoch: float) -> None:
-        ctx.checkpoint(name, model=model.state_dict(), optimizer=optimizer.state_dict(), step=step, epoch=epoch)
+    def checkpoint(name: str, epoch_fraction: float, **training: Any) -> None:
+        ctx.checkpoint(name, model=model.state_dict(), optimizer=optimizer.state_dict(), step=step,
+                       epoch=epoch_fraction, **training)
+
+    def save_last(done: int, **tallies: Any) -> None:
+        """last.pt with everything a resumed run needs: every random state, lookahead's slow weights, the place in
+        the epoch (with the epoch's tallies while it is in progress, its evaluation included). The schedule is a
+        function of the step, which the checkpoint holds."""
+        mixer = step_fn.mixer.rng.bit_generator.state if step_fn.mixer is not None else None
+        checkpoint("last", epoch - 1 + done / seen, rng=rngstate.capture(), generator=gen.get_state(), mixer=mixer,
+                   lookahead=lookahead.slow if lookahead else None,
+                   training={"epoch": epoch, "done": done, "best": best.to_dict(), "summary": summary,
+                             "elapsed": time.monotonic() - started, "train_s": train_s, **tallies})
+
+    def tallies() -> dict[str, Any]:
+        """The epoch in progress: its order of images, its Mixup / CutMix draws and its running totals."""
+        return {"order": order, "mix_plan": mix_plan, "sums": step_fn.sums, "interval": interval,
+                "epoch_elapsed": time.monotonic() - epoch_start}
 
     # The totals before the first logging interval: a view can count epochs and steps per epoch from the start.
-    ctx.emit(Progress(step=0, total_steps=total_steps, epoch=1, total_epochs=cfg.epochs))
+    ctx.emit(Progress(step=step, total_steps=total_steps, epoch=min(first_epoch, cfg.epochs), total_epochs=cfg.epochs))
 
     # ---- loop
-    step = 0
-    epoch = 0
-    train_s = 0.0  # seconds spent in training steps: no compiling, evaluation or checkpoints
-    seen = steps_per_epoch * batch_size  # images per epoch
+    epoch_end = time.monotonic()  # epoch_time runs from one epoch's end to the next: checkpoints and all count
     try:
-        for epoch in range(1, cfg.epochs + 1):
-            epoch_start = time.monotonic()
-            step_fn.sums.zero_()
-            interval = 0
-            order = torch.randperm(n_train, device=device, generator=gen)
-            mix_plan = step_fn.mix_plan(steps_per_epoch)
-            for i in range(steps_per_epoch):
+        for epoch in range(first_epoch, cfg.epochs + 1):
+            epoch_start, over = time.monotonic(), False
+            if resumed is None:
+                step_fn.sums.zero_()
+                interval, first = 0, 0
+                order = torch.randperm(n_train, device=device, generator=gen)
+                mix_plan = step_fn.mix_plan(steps_per_epoch)
+            else:  # the epoch last.pt cut: its order and draws, from the batch after the last one done, with its tallies
+                order, first, interval = resumed["order"].to(device), resumed["done"] // batch_size, resumed["interval"]
+                mix_plan = None if resumed["mix_plan"] is None else resumed["mix_plan"].to(device)
+                step_fn.sums.copy_(resumed["sums"])
+                epoch_start -= resumed["epoch_elapsed"]
+                epoch_end, resumed = epoch_start, None
+            done = first * batch_size
+            for i in range(first, steps_per_epoch):
                 factor = lr_factor(cfg, step, steps_per_epoch)
                 set_lr(optimizer, factor)
                 step_fn(order[i * batch_size:(i + 1) * batch_size], epoch, None if mix_plan is None else mix_plan[i])
                 step += 1
                 interval += 1
+                done += batch_size
                 if lookahead:
                     lookahead.after_step(step, total_steps)
-                if step % cfg.log_every == 0:
-                    ctx.emit(Metric(step=step, epoch=epoch - 1 + (i + 1) / steps_per_epoch, split="train",
-                                    values={"loss": step_fn.sums[0].item() / interval, "lr": cfg.lr * factor}))
+                logging = step % cfg.log_every == 0
+                if logging:
+                    interval_loss = step_fn.sums[0].item() / interval
+                    ctx.check_loss(interval_loss, step)
+                    ctx.emit(Metric(step=step, epoch=epoch - 1 + done / seen, split="train",
+                                    values={"loss": interval_loss, "lr": cfg.lr * factor}))
                     ctx.emit(Progress(step=step, total_steps=total_steps, epoch=epoch, total_epochs=cfg.epochs))
                     step_fn.sums[0].zero_()
                     interval = 0
-                    ctx.check_stop()
                 if probe and cfg.attention_every and step % cfg.attention_every == 0:
                     ctx.emit(probe(model, step))
+                if logging:
+                    if ctx.checkpoint_due():
+                        save_last(done, **tallies())
+                    ctx.check_stop()
             synchronize(device)
             train_time = time.monotonic() - epoch_start
             train_s += train_time
             _, epoch_loss, epoch_correct = step_fn.sums.tolist()
             values = {"train_loss": epoch_loss / seen, "train_acc": epoch_correct / seen}
+            ctx.check_loss(values["train_loss"], step)
             if len(val_x):
                 values["val_loss"], values["val_acc"], _ = evaluate(val_x, val_y)
-            values["lr"] = cfg.lr * factor
+            values["lr"] = cfg.lr * lr_factor(cfg, step - 1, steps_per_epoch)
             values["img/s"] = seen / train_time
             values["train_time"] = train_s
-            values["epoch_time"] = time.monotonic() - epoch_start
+            now = time.monotonic()
+            values["epoch_time"], epoch_end = now - epoch_end, now
             ctx.emit(Metric(step=step, epoch=epoch, split="epoch", values=values))
             ctx.emit(Progress(step=step, total_steps=total_steps, epoch=epoch, total_epochs=cfg.epochs))
-            checkpoint("last", step, epoch)
-            if best.update(values[best.name], step=step, epoch=epoch, elapsed=time.monotonic() - started):
-                checkpoint("best", step, epoch)
+            if best.update(values[best.name], step=step, epoch=epoch, elapsed=now - started):
+                checkpoint("best", epoch)
             summary.update(metrics=values, best=best.to_dict(), epochs_done=epoch, train_s=train_s)
+            if ctx.checkpoint_due() or epoch == cfg.epochs:
+                save_last(seen)
             ctx.summary(summary)
+            over = True
             ctx.check_stop()
     except StopRequested:
-        checkpoint("last", step, epoch - 1 + (step % steps_per_epoch) / steps_per_epoch if step % steps_per_epoch else epoch)
+        save_last(done, **({} if over else tallies()))
         raise
 
     # ---- finish: figures on the test split (validation when the source has none), what it got wrong
@@ -194,6 +245,28 @@ def train(config: RunConfig, ctx: RunContext) -> dict[str, Any]:
              f"{splits.test_name} accuracy {test_acc * 100:.2f}%")
     summary.update(metrics=metrics)
     return summary
+
+
+def restore(saved: dict[str, Any], model: torch.nn.Module, optimizer: torch.optim.Optimizer, gen: torch.Generator,
+            mixer: BatchMixer | None, lookahead: Lookahead | None, best: BestTracker,
+            summary: dict[str, Any]) -> dict[str, Any]:
+    """Load last.pt into the training state (weights, optimizer, every random state, lookahead's slow weights, best so
+    far); returns its record of where it was taken (epoch, images done in it, that epoch's order, draws and tallies)."""
+    model.load_state_dict(saved["model"])
+    learning_rates = [group["lr"] for group in optimizer.param_groups]
+    optimizer.load_state_dict(saved["optimizer"])
+    for group, lr in zip(optimizer.param_groups, learning_rates):
+        group["lr"] = lr  # the tensor on the device the optimizer was built with (the loop sets its value each step)
+    rngstate.restore(saved["rng"])
+    gen.set_state(saved["generator"])
+    if mixer is not None and saved.get("mixer") is not None:
+        mixer.rng.bit_generator.state = saved["mixer"]
+    if lookahead is not None:
+        lookahead.load(saved["lookahead"])
+    training = saved["training"]
+    best.restore(training["best"])
+    summary.update(training["summary"])
+    return training
 
 
 def misclassified(x: torch.Tensor, y: torch.Tensor, pred: torch.Tensor, classes: list[str], limit: int,

@@ -48,22 +48,37 @@ def train(config: RunConfig, ctx: RunContext) -> dict[str, Any]:
     model = load_builder(cfg.model)(args, X.shape[1], len(classes), seed=cfg.seed, dtype=cfg.dtype)
     best = BestTracker("val_acc" if len(Xval) else "train_acc")
 
-    # ---- loop: log every N iterations, evaluate every M
+    # ---- loop: log every N iterations, evaluate every M, save the whole state every checkpoint_every seconds
     loss_sum, loss_count, interval_start = 0.0, 0, time.monotonic()
     iteration = 0
+    if ctx.resumed is not None:  # go on from last.pt: the same weights, tallies and best so far
+        iteration, loss_sum, loss_count, elapsed = restore(ctx.resumed, model, best)
+        started -= elapsed
+        interval_start -= ctx.resumed["training"]["interval_elapsed"]  # iter/s counts the time before the stop too
+        ctx.emit(Progress(step=iteration, total_steps=cfg.iterations, epoch=iteration, total_epochs=cfg.iterations,
+                          unit="iteration"))
+
+    def save_last() -> None:
+        ctx.checkpoint("last", model=model.params, step=iteration, epoch=iteration,
+                       training={"loss_sum": loss_sum, "loss_count": loss_count, "best": best.to_dict(),
+                                 "elapsed": time.monotonic() - started,
+                                 "interval_elapsed": time.monotonic() - interval_start})
+
     try:
-        for iteration in range(1, cfg.iterations + 1):
+        for iteration in range(iteration + 1, cfg.iterations + 1):
             loss, grads, logits = model.loss_and_grads(X, train_y, cfg.l2)
             model.step(grads, cfg.lr)
             loss_sum += loss
             loss_count += 1
-            if iteration % cfg.log_every == 0 or iteration == cfg.iterations:
+            logging = iteration % cfg.log_every == 0 or iteration == cfg.iterations
+            if logging:
+                ctx.check_loss(loss_sum / loss_count, iteration)
                 ctx.emit(Metric(step=iteration, epoch=iteration, split="train", values={"loss": loss_sum / loss_count}))
                 ctx.emit(Progress(step=iteration, total_steps=cfg.iterations, epoch=iteration,
                                   total_epochs=cfg.iterations, unit="iteration"))
                 loss_sum, loss_count = 0.0, 0
-                ctx.check_stop()
             if iteration % cfg.eval_every == 0 or iteration == cfg.iterations:
+                ctx.check_loss(loss, iteration)
                 now = time.monotonic()
                 values = {"train_loss": loss, "train_acc": float((logits.argmax(axis=1) == train_y).mean())}
                 if len(Xval):
@@ -72,16 +87,20 @@ def train(config: RunConfig, ctx: RunContext) -> dict[str, Any]:
                 values["iter/s"] = cfg.eval_every / max(now - interval_start, 1e-9)
                 interval_start = now
                 if best.update(values[best.name], step=iteration, epoch=iteration, elapsed=now - started):
-                    ctx.checkpoint("best", model=_tensors(model.params), step=iteration, epoch=iteration)
+                    ctx.checkpoint("best", model=model.params, step=iteration, epoch=iteration)
                 ctx.emit(Metric(step=iteration, epoch=iteration, split="epoch", values=values))
                 ctx.summary({"metrics": values, "best": best.to_dict()})
+            if logging:
+                if ctx.checkpoint_due():
+                    save_last()
+                ctx.check_stop()
 
     except StopRequested:
-        ctx.checkpoint("last", model=_tensors(model.params), step=iteration, epoch=iteration)
+        save_last()
         raise
 
     # ---- finish: final checkpoint, figures on the test split, per-class table
-    ctx.checkpoint("last", model=_tensors(model.params), step=iteration, epoch=iteration)
+    save_last()
     train_loss, train_acc, _ = model.loss_and_accuracy(X, train_y)
     test_loss, test_acc, pred = model.loss_and_accuracy(Xtest, splits.test_y)
     result = evaluation(splits.test_name, splits.test_y, pred, test_loss, classes)
@@ -94,7 +113,11 @@ def train(config: RunConfig, ctx: RunContext) -> dict[str, Any]:
     return {"metrics": metrics, "best": best.to_dict(), "iterations": iteration}
 
 
-def _tensors(params: dict[str, np.ndarray]) -> dict[str, Any]:
-    import torch
-
-    return {name: torch.from_numpy(np.ascontiguousarray(value)) for name, value in params.items()}
+def restore(saved: dict[str, Any], model: Any, best: BestTracker) -> tuple[int, float, int, float]:
+    """Load last.pt's weights into the model (in place, keeping its dtype) and the best so far; returns the
+    iteration it was taken at, the loss tally of the logging interval it cut, and the training time before it."""
+    for name, value in saved["model"].items():
+        model.params[name][...] = value.numpy()
+    training = saved["training"]
+    best.restore(training["best"])
+    return int(saved["step"]), float(training["loss_sum"]), int(training["loss_count"]), float(training["elapsed"])

@@ -15,10 +15,11 @@ from importlib import import_module
 from pathlib import Path
 from typing import Any
 
-from runners.context import RunContext, StopRequested
+from runners.checkpoint import remove_temporary
+from runners.context import Diverged, RunContext, StopRequested
 from vitui.core import runfolder, stops
 from vitui.core.errors import ConfigError
-from vitui.core.events import Log, Status
+from vitui.core.events import Log, Resumed, Status
 from vitui.core.experiments import RunConfig
 from vitui.core.models import TASKS
 
@@ -29,44 +30,63 @@ def _train(config: RunConfig, ctx: RunContext) -> dict[str, Any]:
     return loop.train(config, ctx)
 
 
-def worker_main(run_dir: str, data_dir: str | None, events: Any, control: Any) -> int:
-    """Entry point of the worker process. Returns (and exits with) 0, 1 or 130 like the CLI."""
+def worker_main(run_dir: str, data_dir: str | None, events: Any, control: Any, resume: bool = False) -> int:
+    """Entry point of the worker process. Returns (and exits with) 0, 1 or 130 like the CLI.
+
+    resume: continue the run in `run_dir` from its checkpoints/last.pt (`vitui run --resume`).
+    """
     run_path = Path(run_dir)
     lock = runfolder.RunLock(run_path)
-    ctx = RunContext(run_path, Path(data_dir) if data_dir else None, events, control)
+    remove_temporary(run_path / runfolder.CHECKPOINTS)  # a write killed half-way; with the lock held, none is live
+    previous = runfolder.load_run(run_path).status
+    ctx = RunContext(run_path, Path(data_dir) if data_dir else None, events, control, resume=resume)
     # Ctrl-C in a terminal reaches the whole process group; SIGTERM comes from batch schedulers.
     # Both ask for a graceful stop: finish the step, save a checkpoint, mark the run stopped, saying which.
     signal.signal(signal.SIGINT, lambda signum, _: ctx.request_stop(stops.by_signal(signum)))
     signal.signal(signal.SIGTERM, lambda signum, _: ctx.request_stop(stops.by_signal(signum)))
     # A closed SSH session must not kill a run the user chose to leave going.
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    started = time.time()
+    # A resumed run keeps its first start and counts its resumes in its status history.
+    started = (previous.get("started") or time.time()) if resume else time.time()
+    history = {"resumed": int(previous.get("resumed") or 0) + 1} if resume else {}
 
     def finish(state: str, detail: str = "", **extra: Any) -> None:
         ctx.emit(Status(state=state, detail=detail))
-        runfolder.write_status(run_path, state, detail, pid=os.getpid(), started=started, ended=time.time(), **extra)
+        runfolder.write_status(run_path, state, detail, pid=os.getpid(), started=started, ended=time.time(),
+                               **history, **extra)
 
-    runfolder.write_status(run_path, "running", pid=os.getpid(), started=started)
+    runfolder.write_status(run_path, "running", pid=os.getpid(), started=started, **history)
     ctx.emit(Status(state="running"))
     code = 0
     try:
+        if resume:
+            _announce_resume(ctx, history["resumed"])
         summary = _train(RunConfig.from_dict(ctx.config), ctx)
         ctx.summary(summary)
+        ctx.wait_for_checkpoints()  # completed or stopped only once its last checkpoint is on disk
         if ctx.stopping:
             finish("stopped", ctx.stop_reason)
             code = 130
         else:
             finish("completed")
     except StopRequested as stop:
-        finish("stopped", str(stop))
-        code = 130
+        problem = _checkpoints_written(ctx)
+        finish(*(("failed", problem) if problem else ("stopped", str(stop))))
+        code = 1 if problem else 130
+    except Diverged as exc:  # a NaN loss: the run fails and keeps its last good checkpoint
+        _checkpoints_written(ctx)
+        ctx.emit(Log(level="error", message=f"{exc}; {exc.advice}"))
+        finish("failed", str(exc))
+        code = 1
     except ConfigError as exc:  # missing data, bad settings: the message is the whole story
+        _checkpoints_written(ctx)
         ctx.emit(Log(level="error", message=str(exc)))
         finish("failed", str(exc), usage_error=True)
         code = 2
     except Exception as exc:  # noqa: BLE001 - every crash must end up in the log
         message = _one_line(exc)
         ctx.emit(Log(level="error", message=traceback.format_exc()))
+        _checkpoints_written(ctx)
         finish("failed", message)
         code = 1
     finally:
@@ -79,12 +99,28 @@ def worker_main(run_dir: str, data_dir: str | None, events: Any, control: Any) -
     return code
 
 
+def _announce_resume(ctx: RunContext, count: int) -> None:
+    saved = ctx.load_resumed()
+    ctx.emit(Resumed(step=int(saved["step"]), epoch=float(saved["epoch"]), count=count))
+    ctx.info(f"resumed from checkpoints/last.pt at step {int(saved['step']):,} (resume {count})")
+
+
+def _checkpoints_written(ctx: RunContext) -> str:
+    """Wait for the checkpoints on their way; what went wrong writing them, or "" (the run ends either way)."""
+    try:
+        ctx.wait_for_checkpoints()
+    except Exception as exc:  # noqa: BLE001 - a full disk, NaN weights: the run's final status says so
+        return _one_line(exc) if not isinstance(exc, Diverged) else str(exc)
+    return ""
+
+
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
-def run_in_process(run_dir: str, data_dir: str | None, events: Any, control: Any, output: str | None = None) -> None:
+def run_in_process(run_dir: str, data_dir: str | None, events: Any, control: Any, output: str | None = None,
+                   resume: bool = False) -> None:
     """multiprocessing target: the exit code carries the outcome to the parent.
 
     With `output` (the app starts workers so), the process's stdout and stderr go to that file and stdin
@@ -98,4 +134,4 @@ def run_in_process(run_dir: str, data_dir: str | None, events: Any, control: Any
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.close(null)
-    raise SystemExit(worker_main(run_dir, data_dir, events, control))
+    raise SystemExit(worker_main(run_dir, data_dir, events, control, resume))

@@ -156,14 +156,20 @@ class ScriptedStarter:
         self.hold = hold
         self.workers: list[ScriptedWorker] = []
         self.configs: list[RunConfig] = []
+        self.resumed: list[Path] = []  # the run folders it was asked to continue
 
-    def __call__(self, config: RunConfig, runs_dir: Path, data_dir: Path | None = None, **_: Any) -> RunHandle:
+    def __call__(self, config: RunConfig, runs_dir: Path, data_dir: Path | None = None, *,
+                 resume: Path | None = None, **_: Any) -> RunHandle:
         self.configs.append(config)
-        name = f"{STAMP}-{config.train.experiment or config.train.model}"
-        if len(self.workers):
-            name += f"-{len(self.workers) + 1}"
-        run_dir = runs_dir / name
-        run_dir.mkdir(parents=True)
+        if resume is not None:  # like the real start_run: the same folder, its log goes on growing
+            self.resumed.append(resume)
+            run_dir = resume
+        else:
+            name = f"{STAMP}-{config.train.experiment or config.train.model}"
+            if len(self.workers):
+                name += f"-{len(self.workers) + 1}"
+            run_dir = runs_dir / name
+            run_dir.mkdir(parents=True)
         runfolder.write_json_atomic(run_dir / runfolder.CONFIG, config.to_dict())
         worker = ScriptedWorker(run_dir, self.script, hold=self.hold).start()
         self.workers.append(worker)

@@ -71,12 +71,14 @@ def all_stacks() -> str:
 
 
 class FreezeWatchdog:
-    """Fails a Pilot test when the screen stops changing for `stall_s` while the run's events keep arriving.
+    """Fails a Pilot test when the app stops answering, or the run screen stops redrawing, for `stall_s` while
+    the run's events keep arriving.
 
-    A timer in the app copies what the screen shows; a thread compares those copies with the run model, which
-    the app's follower thread keeps feeding even when the UI is stuck. Two failures are caught: the app's loop
-    stops running timers (frozen), or it runs them but the screen stays the same while events pour in. Either
-    way the thread keeps every thread's stack and raises ScreenFrozen in the app's thread to unwind it; the
+    The run's state is fed by the app's follower thread even when the UI is stuck, so a thread compares it with
+    two signs of life: a timer in the app (which also copies what the screen shows, for the failure message)
+    and the run screen's last redraw. Not "the screen looks the same": a log line arriving while the charts
+    are shown changes nothing in sight, and on a loaded machine the next event may be seconds away. On a
+    freeze the thread keeps every thread's stack and raises ScreenFrozen in the app's thread to unwind it; the
     test fails on that, or on `check()`, with the stacks.
     """
 
@@ -105,31 +107,36 @@ class FreezeWatchdog:
             raise AssertionError(self.failure)
 
     def _look(self) -> None:
-        """In the app's loop: note what the screen shows now."""
+        """In the app's loop: note that it runs, and what the screen shows."""
         self._frame = (time.monotonic(), screen_text(self.app))
 
-    def _events_seen(self) -> int:
+    def _run_screen(self) -> tuple[int, float] | None:
+        """(events the run's state has seen, when the run screen last redrew), or None off a run screen."""
         try:
-            return self.app.screen.run.events_seen
+            screen = self.app.screen
+            return screen.run.events_seen, screen._last_refresh
         except Exception:  # noqa: BLE001 - not on a run screen (yet), or between screens
-            return 0
+            return None
 
     def _watch(self) -> None:
-        shown, shown_since, events_then = "", time.monotonic(), 0
+        drawn_at, events_then, since = None, 0, time.monotonic()
         while not self._done.wait(0.25):
             now = time.monotonic()
-            looked_at, text = self._frame
-            events = self._events_seen()
-            if text != shown:
-                shown, shown_since, events_then = text, looked_at, events
+            looked_at, shown = self._frame
+            seen = self._run_screen()
+            if seen is None:
+                drawn_at, since = None, now
                 continue
-            if now - shown_since > self.stall_s and events > events_then:
+            events, last_draw = seen
+            if last_draw != drawn_at:  # the screen redrew: it has shown what there was
+                drawn_at, events_then, since = last_draw, events, now
+                continue
+            if events > events_then and now - since > self.stall_s:
                 what = ("the app has not run a timer" if now - looked_at > self.stall_s
-                        else "the screen has not changed")
-                self.failure = (f"{what} for {now - shown_since:.1f}s while the run's events went from "
-                                f"{events_then} to {events}; the screen shows:\n{shown}\nstacks:\n{all_stacks()}")
+                        else "the run screen has not redrawn")
+                self.failure = (f"{what} for {now - since:.1f}s while the run's events went from {events_then} "
+                                f"to {events}; the screen shows:\n{shown}\nstacks:\n{all_stacks()}")
                 print(self.failure, file=sys.stderr)  # shown with the test's failure, whichever exception wins
                 ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self._app_thread),
                                                            ctypes.py_object(ScreenFrozen))
                 return
-

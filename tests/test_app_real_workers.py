@@ -109,6 +109,7 @@ class SpinningScreen(Screen):
     def __init__(self):
         super().__init__()
         self.run = SimpleNamespace(events_seen=0)
+        self._last_refresh = 0.0  # when it last redrew, as a run screen records it: never
 
     def action_spin(self) -> None:
         while True:

@@ -45,6 +45,11 @@ def weights(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.clone() for k, v in model.state_dict().items()}
 
 
+def optimizer_state(optimizer: torch.optim.Optimizer) -> dict[tuple[int, str], torch.Tensor]:
+    return {(i, key): value.clone() for i, state in enumerate(optimizer.state.values()) for key, value in state.items()
+            if isinstance(value, torch.Tensor)}
+
+
 # --------------------------------------------------------------------------- the compiled path
 
 
@@ -68,6 +73,16 @@ def test_compiled_step_on_cpu_trains_and_is_not_compiled_again_as_the_lr_changes
     loss_sum, loss_images, correct = step.sums.tolist()
     assert 0 < loss_sum < 4 * 10 and loss_images == pytest.approx(16 * loss_sum, rel=1e-5) and 0 <= correct <= 64
     assert any(not torch.equal(before[k], v) for k, v in step.model.state_dict().items())
+
+    # Warming up a trained (or resumed) step puts back its state as it found it: weights, optimizer moments, the
+    # running sums and every random state, so a compiled run draws what an eager one would.
+    trained, moments, sums = weights(step.model), optimizer_state(step.optimizer), step.sums.clone()
+    random_state, mixer_state = torch.get_rng_state(), step.mixer.rng.bit_generator.state
+    step.warm_up(batch)
+    assert all(torch.equal(trained[k], v) for k, v in step.model.state_dict().items())
+    assert all(torch.equal(moments[k], v) for k, v in optimizer_state(step.optimizer).items())
+    assert torch.equal(step.sums, sums) and torch.equal(torch.get_rng_state(), random_state)
+    assert step.mixer.rng.bit_generator.state == mixer_state
 
     evaluate = Evaluator(step.model, mean=step.mean, std=step.std, autocast=None, flip_test=True, batch_size=48,
                          mode="default")

@@ -80,6 +80,8 @@ def test_a_new_model_is_one_file_and_one_table_row(monkeypatch, cifar_small, tmp
     assert "imagefolder" in forms.dataset_choices("toy", "")  # the launcher offers it the image data sets
     assert RunConfig.from_dict(config.to_dict()) == config  # a run folder's config.json reads back
     run_dir = runfolder.create_run_dir(tmp_path, "toy", config.to_dict())
-    summary = _train(config, RunContext(run_dir, None, None, None))  # what the worker does, in this process
+    ctx = RunContext(run_dir, None, None, None)
+    summary = _train(config, ctx)  # what the worker does, in this process
+    ctx.wait_for_checkpoints()  # as the worker does before it records the end: they are written in the background
     assert 0.0 <= summary["metrics"]["val_acc"] <= 1.0
     assert (run_dir / "checkpoints" / "last.pt").is_file()

@@ -23,13 +23,17 @@ from textual.geometry import Size
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from vitui.core import runfolder, stops
+from vitui.core.errors import ConfigError
 from vitui.core.experiments import RunConfig
-from vitui.messages import LaunchRequested, OpenRun, RunFinished, RunUpdated, ShowLauncher, ShowRuns, StopRun
+from vitui.core.resume import check_resume, resume_settings
+from vitui.messages import (LaunchRequested, OpenRun, ResumeRun, RunFinished, RunUpdated, ShowLauncher, ShowRuns,
+                            StopRun)
 from vitui.runstate import RunState
 from vitui.screens.help import HelpScreen
 from vitui.sources import HandleSource, RunSource, TailSource
 
 POLL_S = 0.1  # how long a follower waits for events; also how soon it notices a dead worker
+LOAD_CHUNK = 5000  # events applied at a time when a resumed run's log is read from its file
 MIN_SIZE = (80, 24)  # below this the screens cannot draw their charts and tables: say so instead
 
 
@@ -41,6 +45,7 @@ class RunSession:
     run: RunState
     stop_reason: str = stops.BY_USER  # what `s` records as the stop's reason, by where the run was opened
     stopping: bool = False
+    logged: int = 0  # a resumed run: bytes of its log written before its new worker started, read from the file
 
     @property
     def run_dir(self) -> Path:
@@ -66,11 +71,12 @@ class VituiApp(App[int]):
     ]
 
     def __init__(self, runs_dir: Path, data_dir: Path | None = None, *, config: RunConfig | None = None,
-                 watch: Path | None = None, start_run: Callable[..., Any] | None = None):
+                 watch: Path | None = None, start_run: Callable[..., Any] | None = None, resume: Path | None = None):
         super().__init__()
         self.runs_dir = Path(runs_dir)
         self.data_dir = data_dir
         self._initial_config = config
+        self._initial_resume = resume  # with config: the run folder `vitui run --resume` continues
         self._initial_watch = watch
         if start_run is None:
             from vitui.launch import start_run
@@ -95,23 +101,30 @@ class VituiApp(App[int]):
             self.open_run(self._initial_watch, stop_reason=stops.FROM_WATCH)
             return
         if self._initial_config is not None:
-            self.launch(self._initial_config)  # the launcher comes when the user goes back from the run (esc)
+            # The launcher comes when the user goes back from the run (esc).
+            self.launch(self._initial_config, resume=self._initial_resume)
             return
         self.push_screen(LauncherScreen())
 
     # ------------------------------------------------------------------ runs
-    def launch(self, config: RunConfig) -> RunSession:
-        """Start a worker for `config` and open its live screen."""
-        handle = self._start_run(config, self.runs_dir, self.data_dir, quiet=True)
-        session = self.follow(HandleSource(handle), config.to_dict())
+    def launch(self, config: RunConfig, resume: Path | None = None) -> RunSession:
+        """Start a worker for `config` (or one that continues the run folder `resume`) and open its live screen."""
+        if resume is None:
+            handle = self._start_run(config, self.runs_dir, self.data_dir, quiet=True)
+            logged = 0
+        else:
+            # Its log so far comes from the file, up to where it ends before the new worker starts; the rest by queue.
+            logged = runfolder.log_size(resume)
+            handle = self._start_run(config, self.runs_dir, self.data_dir, quiet=True, resume=resume)
+        session = self.follow(HandleSource(handle), config.to_dict(), logged=logged)
         self.show_session(session)
         return session
 
     def follow(self, source: RunSource, config: dict[str, Any] | None = None, *,
-               stop_reason: str = stops.BY_USER) -> RunSession:
+               stop_reason: str = stops.BY_USER, logged: int = 0) -> RunSession:
         if config is None:
             config = runfolder.load_run(source.run_dir).config
-        session = RunSession(source, RunState(source.run_dir.name, config), stop_reason)
+        session = RunSession(source, RunState(source.run_dir.name, config), stop_reason, logged=logged)
         self.sessions[source.run_dir] = session
         self.follow_run(session)
         return session
@@ -168,6 +181,22 @@ class VituiApp(App[int]):
     def on_open_run(self, message: OpenRun) -> None:
         self.open_run(message.run_dir)
 
+    def on_resume_run(self, message: ResumeRun) -> None:
+        """`r` in the runs browser: continue a stopped, failed or crashed run live, with its own settings."""
+        run_dir = Path(message.run_dir).resolve()
+        session = self.sessions.get(run_dir)
+        if session is not None and session.run.running:
+            self.notify(f"{run_dir.name} is {session.run.state}: it can be resumed once it has stopped")
+            return
+        try:
+            config = resume_settings(run_dir, {})
+            check_resume(run_dir, config)
+            self.launch(config, resume=run_dir)
+        except ConfigError as exc:
+            self.notify(str(exc), severity="error", timeout=10)
+        except (OSError, RuntimeError) as exc:
+            self.notify(f"could not resume the run: {exc}", severity="error", timeout=10)
+
     def on_show_runs(self, message: ShowRuns) -> None:
         self.show_runs()
 
@@ -191,6 +220,15 @@ class VituiApp(App[int]):
         """Drain a run's events into its state until it ends; the only code that reads the worker's queue."""
         worker = get_current_worker()
         source, run = session.source, session.run
+        if session.logged:  # a resumed run: what it logged before, then its new worker's events
+            batch = []
+            for event in runfolder.read_events(session.run_dir, end=session.logged):
+                batch.append(event)
+                if len(batch) >= LOAD_CHUNK:  # in chunks, so the screen can draw while a long log loads
+                    run.apply(batch)
+                    batch = []
+            run.apply(batch)
+            self.post_message(RunUpdated(session.run_dir))
         while not worker.is_cancelled:
             events = source.poll(POLL_S)
             if events:
@@ -305,10 +343,11 @@ class VituiApp(App[int]):
 
 
 def make_app(runs_dir: Path | None = None, data_dir: Path | None = None, *, config: RunConfig | None = None,
-             watch: Path | None = None, start_run: Callable[..., Any] | None = None) -> VituiApp:
+             watch: Path | None = None, start_run: Callable[..., Any] | None = None,
+             resume: Path | None = None) -> VituiApp:
     """The one way to build the app: the CLI, the tests and the snapshot tests all come through here."""
     return VituiApp(runs_dir if runs_dir is not None else runfolder.default_runs_dir(), data_dir,
-                    config=config, watch=watch, start_run=start_run)
+                    config=config, watch=watch, start_run=start_run, resume=resume)
 
 
 def run_app(**kwargs: Any) -> int:

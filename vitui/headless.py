@@ -93,8 +93,9 @@ class HeadlessPrinter:
         self.bar.update(self._task, completed=event.step, description=desc, rate=rate)
 
 
-def run_headless(config: "RunConfig", runs_dir: Path, data_dir: Path | None) -> int:
-    """Start a worker, print its events until it ends, and return the CLI's exit code.
+def run_headless(config: "RunConfig", runs_dir: Path, data_dir: Path | None, resume: Path | None = None) -> int:
+    """Start a worker (for a new run, or one resuming the run folder `resume`), print its events until it ends, and
+    return the CLI's exit code.
 
     Ctrl-C or SIGTERM asks the worker for a graceful stop (checkpoint, status stopped with the signal as
     its reason, exit 130); a second one kills it. The handler only records the signal, so a queue read is
@@ -102,7 +103,7 @@ def run_headless(config: "RunConfig", runs_dir: Path, data_dir: Path | None) -> 
     """
     from vitui.launch import start_run
 
-    handle = start_run(config, runs_dir, data_dir)
+    handle = start_run(config, runs_dir, data_dir, resume=resume)
     received: list[int] = []
 
     def on_signal(signum: int, _: Any) -> None:
@@ -110,7 +111,7 @@ def run_headless(config: "RunConfig", runs_dir: Path, data_dir: Path | None) -> 
 
     previous = {signum: signal.signal(signum, on_signal) for signum in (signal.SIGINT, signal.SIGTERM)}
     printer = HeadlessPrinter()
-    printer.console.print(f"run folder {handle.run_dir}")
+    printer.console.print(f"{'resuming run folder' if resume else 'run folder'} {handle.run_dir}", markup=False)
     asked = 0
     try:
         with printer:

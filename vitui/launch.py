@@ -15,6 +15,7 @@ from typing import Any
 
 from vitui.core import runfolder, stops
 from vitui.core.experiments import RunConfig
+from vitui.core.resume import prepare_resume
 from vitui.core.events import Event, Status
 
 OUTPUT = "output.log"  # a quiet worker's stray stdout/stderr (library warnings), in its run folder
@@ -80,19 +81,26 @@ class RunHandle:
             return self.final_state
         how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
         detail = f"worker process died ({how}) without finishing"
-        runfolder.write_status(self.run_dir, "failed", detail, ended=time.time(),
-                              started=status.get("started"), pid=status.get("pid"))
+        runfolder.write_status(self.run_dir, "failed", detail, ended=time.time(), started=status.get("started"),
+                               pid=status.get("pid"), resumed=status.get("resumed", 0))
         self.final_state = "failed"
         return "failed"
 
 
-def start_run(config: RunConfig, runs_dir: Path, data_dir: Path | None = None, *, quiet: bool = False) -> RunHandle:
+def start_run(config: RunConfig, runs_dir: Path, data_dir: Path | None = None, *, quiet: bool = False,
+              resume: Path | None = None) -> RunHandle:
     """Create the run folder (config written first) and start its worker process.
 
     quiet: send the worker's own stdout/stderr to run_dir/output.log instead of this terminal (the app's
     screen); the event log is unaffected.
+    resume: continue this run folder from its last checkpoint instead (checked first with
+    vitui.core.resume.check_resume); its log goes on growing.
     """
-    run_dir = runfolder.create_run_dir(runs_dir, config.train.experiment or config.train.model, config.to_dict())
+    if resume is None:
+        run_dir = runfolder.create_run_dir(runs_dir, config.train.experiment or config.train.model, config.to_dict())
+    else:
+        run_dir = Path(resume)
+        prepare_resume(run_dir, config)
     # spawn, not fork: a fresh interpreter is safe with torch's threads and CUDA, and the same everywhere.
     mp = multiprocessing.get_context("spawn")
     events, control = mp.Queue(), mp.Queue()
@@ -100,6 +108,6 @@ def start_run(config: RunConfig, runs_dir: Path, data_dir: Path | None = None, *
 
     process = mp.Process(target=run_in_process, name=f"vitui-worker-{run_dir.name}",
                          args=(str(run_dir), str(data_dir) if data_dir else None, events, control,
-                               str(run_dir / OUTPUT) if quiet else None))
+                               str(run_dir / OUTPUT) if quiet else None, resume is not None))
     process.start()
     return RunHandle(run_dir, process, events, control)

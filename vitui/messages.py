@@ -55,6 +55,14 @@ class OpenRun(Message):
         self.run_dir = run_dir
 
 
+class ResumeRun(Message):
+    """Continue a stopped, failed or crashed run from its last checkpoint and show it live."""
+
+    def __init__(self, run_dir: Path):
+        super().__init__()
+        self.run_dir = run_dir
+
+
 class ShowRuns(Message):
     """Show the runs browser (back to it if it is open underneath)."""
 

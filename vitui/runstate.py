@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from vitui.core import runfolder
-from vitui.core.events import Evaluation, Event, Log, Metric, Progress, Status
+from vitui.core.events import Evaluation, Event, Log, Metric, Progress, Resumed, Status
 from vitui.series import ReducedSeries, ema
 
 LOG_LINES = 1000  # log lines kept for the log panel
@@ -172,6 +172,8 @@ class RunState:
             self._rate.append((event.t, event.step))
         elif isinstance(event, Status):
             self.state, self.detail = event.state, event.detail
+        elif isinstance(event, Resumed):
+            self._resume(event)
         elif isinstance(event, Log):
             self.log_seq += 1
             self.logs.append((self.log_seq, event))
@@ -182,6 +184,21 @@ class RunState:
         else:
             self.extra_seq += 1
             self.extras.append((self.extra_seq, event))
+
+    def _resume(self, event: Resumed) -> None:
+        """The run goes on from its checkpoint at event.step: the readings the attempt before logged past it go (the
+        new worker logs those steps again), so each chart goes on from that step, without a gap or a step twice."""
+        for series in self.series.values():
+            series.drop_after(event.step)
+        self.last_step, self.last_epoch = event.step, event.epoch
+        p = self.progress
+        if p is not None and p.step > event.step:
+            epoch = max(1, math.ceil(event.epoch)) if p.unit == "step" else int(event.epoch)
+            self.progress = Progress(step=event.step, total_steps=p.total_steps, epoch=epoch,
+                                     total_epochs=p.total_epochs, unit=p.unit, t=event.t)
+        self._rate.clear()  # the speed before the break says nothing of the speed after it
+        self.last_error = ""
+        self.evaluation = None  # a run trained further is evaluated again at its new end
 
     def finish(self, state: str, detail: str = "") -> None:
         """The source ended: record its final state unless the log already said it."""

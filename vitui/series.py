@@ -76,6 +76,22 @@ class ReducedSeries:
         self._first_x.append(x)
         self._last_x.append(x)
 
+    def drop_after(self, step: float) -> None:
+        """Forget the points logged after `step`: a resumed run logs them again from its checkpoint at `step`.
+
+        Whole buckets go. Until the series has reduced (1,024 points by default) a bucket is one point, so this is
+        exact; after that, a bucket holding points from both sides of `step` stays whole.
+        """
+        keep = len(self._n)
+        while keep and self._first_x[keep - 1][0] > step:
+            keep -= 1
+        if keep == len(self._n):
+            return
+        self.count -= sum(self._n[keep:])
+        for part in (self._n, self._sum, self._lo, self._lo_x, self._hi, self._hi_x, self._first_x, self._last_x):
+            del part[keep:]
+        self.last = self._sum[-1] / self._n[-1] if self._n else None
+
     def _add_to_last(self, y: float, x: tuple[float, float, float]) -> None:
         i = len(self._n) - 1
         self._n[i] += 1

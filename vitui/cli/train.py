@@ -22,36 +22,49 @@ from vitui.core.errors import ConfigError
 
 @app.command()
 def run(
-    experiment: str = typer.Argument(..., help="experiment name, a file in configs/ (see `vitui experiments`)"),
+    experiment: Optional[str] = typer.Argument(None, help="experiment name, a file in configs/ (see `vitui "
+                                               "experiments`); with --resume, optional: it must match the run's"),
     set_: list[str] = typer.Option([], "--set", help="override a setting: --set key=value (repeatable)"),
     no_tui: bool = typer.Option(False, "--no-tui", help="train headless: one line per epoch, for tmux and batch jobs"),
     runs_dir: Optional[Path] = RUNS_DIR_OPTION,
     data_dir: Optional[Path] = DATA_DIR_OPTION,
     device: Optional[str] = typer.Option(None, "--device", help="auto, cpu, cuda or mps"),
     seed: Optional[int] = typer.Option(None, "--seed", help="random seed"),
+    resume: Optional[str] = typer.Option(
+        None, "--resume", metavar="RUN", help="continue a stopped, failed or crashed run from its last checkpoint, in "
+        "its folder and with its settings; --set epochs=N (or iterations=N) trains a run, a completed one too, "
+        "further"),
 ) -> None:
     """Train an experiment in a background worker process and record the run."""
     from vitui.core.experiments import resolve
+    from vitui.core.resume import check_resume, resume_settings
     from vitui.core.settings import parse_overrides
 
+    if experiment is None and resume is None:
+        raise fail("give an experiment to train (see `vitui experiments`), or --resume RUN to continue a run")
+    resumed = locate_run(resume, runs_dir) if resume is not None else None
     try:
         overrides = parse_overrides(set_)
         if device is not None:
             overrides["device"] = device
         if seed is not None:
             overrides["seed"] = str(seed)
-        config = resolve(experiment, overrides)
+        # Resuming without an experiment: the run's own settings, with the overrides on top (only a longer run passes).
+        config = resolve(experiment, overrides) if experiment is not None else resume_settings(resumed, overrides)
+        if resumed is not None:
+            check_resume(resumed, config)
     except ConfigError as exc:
         raise fail(str(exc)) from None
     if not no_tui and is_terminal():
         from vitui.app import run_app
 
-        raise typer.Exit(run_app(runs_dir=runs_dir_or_default(runs_dir), data_dir=data_dir, config=config))
+        raise typer.Exit(run_app(runs_dir=runs_dir_or_default(runs_dir), data_dir=data_dir, config=config,
+                                 resume=resumed))
     if not no_tui:
         typer.echo("vitui: no terminal for the dashboard, training headless (--no-tui skips this note)", err=True)
     from vitui.headless import run_headless
 
-    raise typer.Exit(run_headless(config, runs_dir_or_default(runs_dir), data_dir))
+    raise typer.Exit(run_headless(config, runs_dir_or_default(runs_dir), data_dir, resume=resumed))
 
 
 @app.command()

@@ -64,6 +64,17 @@ class Status(Event):
 
 
 @dataclass
+class Resumed(Event):
+    """The run continues from its last checkpoint: training restarts after `step`, and readings the log holds
+    past it (from the attempt that was cut short) are superseded by the new ones."""
+
+    kind: ClassVar[str] = "resumed"
+    step: int
+    epoch: float
+    count: int  # how often the run has been resumed, this time included
+
+
+@dataclass
 class Evaluation(Event):
     """Final classification figures on one split: accuracy, per-class table and confusion matrix."""
 
@@ -131,7 +142,7 @@ class Misclassified(Event):
 
 
 EVENT_TYPES: dict[str, type[Event]] = {
-    cls.kind: cls for cls in (Metric, Progress, Log, Status, Evaluation, Samples, Attention, Misclassified)
+    cls.kind: cls for cls in (Metric, Progress, Log, Status, Resumed, Evaluation, Samples, Attention, Misclassified)
 }
 
 

@@ -34,10 +34,17 @@ def default_runs_dir() -> Path:
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    """Write to a temporary file then rename: a reader sees the old or the new file, never half of one."""
+    """Write to a temporary file then rename: a reader sees the old or the new file, never half of one.
+
+    Strict JSON: a non-finite number (a diverged loss) is written as null, never as a bare NaN.
+    """
+    try:
+        text = json.dumps(data, indent=2, allow_nan=False)
+    except ValueError:
+        text = json.dumps(_finite(data), indent=2, allow_nan=False)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with tmp.open("w") as fh:
-        json.dump(data, fh, indent=2)
+        fh.write(text)
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
@@ -128,9 +135,16 @@ def control_problem(run_dir: Path) -> str:
 class ControlReader:
     """The worker's side of control.jsonl: the requests appended since the last read (whole lines, objects only)."""
 
-    def __init__(self, run_dir: Path):
+    def __init__(self, run_dir: Path, *, skip_existing: bool = False):
+        """skip_existing: start at the end of the file, as a resumed run must: the requests there were for the worker
+        that ran before (its stop request above all)."""
         self.path = run_dir / CONTROL
         self._offset = 0
+        if skip_existing:
+            try:
+                self._offset = self.path.stat().st_size
+            except OSError:
+                pass
 
     def read(self) -> list[dict[str, Any]]:
         try:
@@ -178,13 +192,26 @@ def is_locked(run_dir: Path) -> bool:
         return False
 
 
-def read_events(run_dir: Path) -> Iterator[Event]:
-    """Yield the events of a run, skipping a torn last line (a writer killed mid-write) or junk."""
+def log_size(run_dir: Path) -> int:
+    """The bytes events.jsonl holds now (0 when there is none)."""
+    try:
+        return (run_dir / EVENTS).stat().st_size
+    except OSError:
+        return 0
+
+
+def read_events(run_dir: Path, end: int | None = None) -> Iterator[Event]:
+    """Yield the events of a run (those in its first `end` bytes when given), skipping a torn last line (a writer
+    killed mid-write) or junk."""
     path = run_dir / EVENTS
     if not path.exists():
         return
+    read = 0
     with path.open("rb") as fh:
         for raw in fh:
+            read += len(raw)
+            if end is not None and read > end:
+                break  # written after the caller's look at the file: it gets these another way
             if not raw.endswith(b"\n"):
                 break  # still being written, or torn by a kill: not an event yet
             try:

@@ -31,6 +31,9 @@ class BaseConfig:
     device: str = setting("auto", "where to train", choices=("auto", "cpu", "cuda", "mps"))
     val_fraction: float = setting(0.1, "share of the train split held out for validation", min=0.0, max=0.9)
     log_every: int = setting(50, "steps between training-loss readings", min=1, max=10**9)
+    # A killed run (preemption, a crash) loses at most this much training: `vitui run --resume` continues from it.
+    checkpoint_every: int = setting(120, "seconds between checkpoints of the whole training state (last.pt), taken "
+                                    "at the next logging point; 0 = at every one", min=0, max=86_400)
 
 
 @dataclass

@@ -92,6 +92,9 @@ def show_run(console: Console, run_dir: Path) -> None:
     status.add_row("status", Text(said, style=STATE_STYLES.get(run.state, "")))
     status.add_row("started", format_start(run.started))
     status.add_row("duration", format_duration(run.duration))
+    resumed = run.status.get("resumed")
+    if isinstance(resumed, int) and resumed > 0:  # the status history: how often it went on from a checkpoint
+        status.add_row("resumed", "once" if resumed == 1 else f"{resumed} times")
     console.print(status)
 
     console.print(config_table(run.config))

@@ -11,15 +11,17 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
 from vitui.core import runfolder
+from vitui.core.resume import last_checkpoint
 from vitui.widgets.keys import KeysInOrder
 from vitui.widgets.runtable import RunTable
-from vitui.messages import OpenRun, ShowLauncher
+from vitui.messages import OpenRun, ResumeRun, ShowLauncher
 
 if TYPE_CHECKING:
     from vitui.app import VituiApp
 
 REFRESH_S = 2.0  # runs started or finished elsewhere show up within this
-RUN_ACTIONS = ("open", "mark", "compare", "filter", "sort", "reverse_sort", "copy_path")  # the keys that need a run
+RUN_ACTIONS = ("open", "mark", "compare", "filter", "sort", "reverse_sort", "copy_path", "resume")  # need a run
+RESUMABLE = ("stopped", "failed")  # states `r` continues from the last checkpoint (a crash reads as failed)
 
 
 def fit_path(path: str, width: int) -> str:
@@ -47,6 +49,8 @@ class RunsBrowserScreen(Screen):
         Binding("s", "sort", "sort"),
         Binding("S", "reverse_sort", "reverse order", show=False),
         Binding("y", "copy_path", "copy path"),
+        # Out of the footer, which is full at 80 columns: the hint under the table offers it on a run it can resume.
+        Binding("r", "resume", "resume the run", show=False),
         Binding("n", "new_run", "new run", show=False),
         Binding("escape", "back", "back (or clear the filter)", show=False),
     ]
@@ -122,6 +126,8 @@ class RunsBrowserScreen(Screen):
             hint = f"no run matches {table.filter_text!r}: / changes the filter, esc clears it"
         elif table.filter_text:
             hint = f"filter {table.filter_text!r}: / changes it, esc clears it; enter opens the run"
+        elif not self.marked and self.resumable(table.current_run()):
+            hint = "r resumes this run from its last checkpoint; enter opens it; space marks runs"
         elif len(self.marked) < 2:
             hint = f"space marks runs to compare ({len(self.marked)} marked); enter opens the run under the cursor"
         else:
@@ -133,8 +139,12 @@ class RunsBrowserScreen(Screen):
         self.action_open()
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if self.copied:
-            self.show_lines()  # the copied path goes once the cursor is on another run
+        self.show_lines()  # the hint follows the run under the cursor; a copied path goes once it moves
+
+    def resumable(self, path: str | None) -> bool:
+        """A stopped, failed or crashed run with a last checkpoint: `r` can continue it."""
+        run = next((r for r in self.runs if str(r.path) == path), None)
+        return run is not None and run.state in RESUMABLE and last_checkpoint(run.path).is_file()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Keys that would do nothing leave the footer (and the help): with no runs, all but n, esc and q."""
@@ -194,6 +204,11 @@ class RunsBrowserScreen(Screen):
         current = self.query_one(RunTable).current_run()
         if current is not None:
             self.post_message(OpenRun(Path(current)))
+
+    def action_resume(self) -> None:
+        current = self.query_one(RunTable).current_run()
+        if current is not None:
+            self.post_message(ResumeRun(Path(current)))
 
     def action_mark(self) -> None:
         table = self.query_one(RunTable)
