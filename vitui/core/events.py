@@ -112,6 +112,9 @@ class Attention(Event):
     maps[p][l][h] is a grid x grid list of floats for probe p, layer l, head h: the class token's
     attention over the patches (row-major, the class token's attention to itself left out);
     rollout[p] is the attention rollout across layers for probe p, the same shape.
+    A ViT with sequence pooling has no class token: its maps are the pooled token's view (each token's
+    attention row weighted by its pooling weight), and pooling[p] is the pooling weights over the
+    patches, a grid x grid map that sums to 1 (empty for a class-token model).
     Floats are rounded to 4 decimals to keep the log compact.
     Probe images are stored once per event as nested lists of bytes (H x W x C, C = 1 or 3), so
     every event renders on its own.
@@ -126,6 +129,7 @@ class Attention(Event):
     images: list[list[list[list[int]]]]
     maps: list[list[list[list[list[float]]]]]
     rollout: list[list[list[float]]]
+    pooling: list[list[list[float]]] = field(default_factory=list)
 
 
 @dataclass
