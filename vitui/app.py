@@ -97,6 +97,7 @@ class VituiApp(App[int]):
         self._start_run = start_run
         self.sessions: dict[Path, RunSession] = {}
         self.farewell: list[str] = []  # printed on the terminal after the app has given it back
+        self.worker_errors: list[str] = []  # threads of the app that failed (a follower that stopped following)
         self.studies_started: list[Any] = []  # study folders started here: where they stand is printed at the end
 
     def on_mount(self) -> None:
@@ -320,6 +321,7 @@ class VituiApp(App[int]):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:
+            self.worker_errors.append(f"{event.worker.description}: {event.worker.error!r}")  # kept after the notice
             self.notify(plain(f"{event.worker.description} stopped following: {event.worker.error}"), severity="error",
                         timeout=10, markup=False)
 
