@@ -216,6 +216,8 @@ def train(config: RunConfig, ctx: RunContext) -> dict[str, Any]:
             train_time = time.monotonic() - epoch_start
             train_s += train_time
             epoch_loss, epoch_correct = group.total(step_fn.sums[1], step_fn.sums[2])  # over every rank's share
+            if ranks := group.pace(step, batch_size):  # also here: an epoch may end before a logging point comes
+                ctx.emit(ranks)
             values = {"train_loss": epoch_loss / seen, "train_acc": epoch_correct / seen}
             ctx.check_loss(values["train_loss"], step)
             if len(val_x):

@@ -346,7 +346,9 @@ class VituiApp(App[int]):
         self.push_screen(QuitDialog([s.run for s in running]), self._quit_choice)
 
     def _quit_choice(self, choice: str | None) -> None:
-        if choice == "detach":
+        if choice == "ended":  # the runs it asked about ended while it asked: nothing left to decide
+            self.exit(0)
+        elif choice == "detach":
             self.leave_runs_and_exit()
         elif choice == "stop":
             self.stop_runs_and_exit()
