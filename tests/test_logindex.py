@@ -35,12 +35,8 @@ def test_reopening_reads_only_what_was_appended(run):
     assert state.events_seen == first + 10 and state.series["train/loss"].count > 0
 
 
-def test_progress_is_reported_in_chunks(run, monkeypatch):
-    import vitui.logindex as logindex
-    from vitui import runstate
-
-    real = runstate.load_run_state
-    monkeypatch.setattr(logindex, "load_run_state", lambda *a, **k: real(*a, chunk=20, **k))
+def test_progress_is_reported_in_batches(run, monkeypatch):
+    monkeypatch.setattr(runfolder.EventReader, "BATCH_EVENTS", 20)
     seen = []
     LogIndex().read(run, progress=lambda done, total: seen.append((done, total)))
     assert len(seen) >= 3 and all(total == os.path.getsize(run / runfolder.EVENTS) for _, total in seen)

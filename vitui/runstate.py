@@ -21,6 +21,7 @@ from vitui.series import ReducedSeries, ema
 LOG_LINES = 1000  # log lines kept for the log panel
 EXTRA_EVENTS = 32  # samples / attention / misclassified events kept for extra panels
 RATE_WINDOW_S = 30.0  # throughput and ETA look at the last half minute of progress
+CHARTED_SPLITS = ("train", "epoch", "val")  # metric splits kept as series (a "test" split is a final figure)
 
 
 @dataclass
@@ -158,16 +159,16 @@ class RunState:
             self.t0 = event.t
         self.t_last = event.t
         if isinstance(event, Metric):
-            if event.step >= self.last_step:
-                self.last_step, self.last_epoch = event.step, event.epoch
-            split_values = self.latest.setdefault(event.split, {})
-            for key, value in event.values.items():
-                split_values[key] = value
-                if event.split in ("train", "epoch", "val"):
-                    series = self.series.get(f"{event.split}/{key}")
+            step, epoch, split = event.step, event.epoch, event.split
+            if step >= self.last_step:
+                self.last_step, self.last_epoch = step, epoch
+            self.latest.setdefault(split, {}).update(event.values)
+            if split in CHARTED_SPLITS:
+                for key, value in event.values.items():
+                    series = self.series.get(f"{split}/{key}")
                     if series is None:
-                        series = self.series[f"{event.split}/{key}"] = ReducedSeries(self.capacity)
-                    series.append(value, event.step, event.epoch, event.t)
+                        series = self.series[f"{split}/{key}"] = ReducedSeries(self.capacity)
+                    series.append(value, step, epoch, event.t)
         elif isinstance(event, Progress):
             self.progress = event
             self._rate.append((event.t, event.step))
@@ -315,26 +316,21 @@ def _summary_line(message: str) -> str:
     return lines[-1] if lines else ""
 
 
-def load_run_state(run_dir: Path, run: RunState | None = None, chunk: int = 5000,
-                   reader: runfolder.EventReader | None = None,
+def load_run_state(run_dir: Path, run: RunState | None = None, reader: runfolder.EventReader | None = None,
                    progress: Callable[[int, int], None] | None = None) -> RunState:
-    """A finished (or any) run's state, read from its log (into `run` when given, in chunks, so views can
+    """A finished (or any) run's state, read from its log (into `run` when given, in batches, so views can
     draw while it loads; from where `reader` starts when given). `progress` hears (bytes read, log size) after
-    each chunk."""
+    each batch."""
     info = runfolder.load_run(run_dir)
     if run is None:
         run = RunState(run_dir.name, info.config)
     if reader is None:
         reader = runfolder.EventReader(run_dir)
-    batch: list[Event] = []
-    for event in reader:
-        batch.append(event)
-        if len(batch) >= chunk:
-            run.apply(batch)
-            batch = []
-            if progress is not None:
-                progress(reader.offset, reader.size)
-    run.apply(batch)
+    for batch in reader.batches():
+        run.apply(batch)
+        if progress is not None:
+            progress(reader.offset, reader.size)
+    run.apply(())
     state = info.state
     detail = info.status.get("detail", "")
     if info.crashed and not detail:
