@@ -46,9 +46,9 @@ def worker_main(run_dir: str, data_dir: str | None, events: Any, control: Any, r
     signal.signal(signal.SIGTERM, lambda signum, _: ctx.request_stop(stops.by_signal(signum)))
     # A closed SSH session must not kill a run the user chose to leave going.
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    # A resumed run keeps its first start and counts its resumes in its status history.
+    # A resumed run keeps its first start, counts its resumes in its status history, and the time it lay stopped.
     started = (previous.get("started") or time.time()) if resume else time.time()
-    history = {"resumed": int(previous.get("resumed") or 0) + 1} if resume else {}
+    history = _resume_history(previous) if resume else {}
 
     def report(event: Log | Status) -> None:
         """The last words: the parent hears them even when the log cannot take them (the disk is full)."""
@@ -120,6 +120,14 @@ def worker_main(run_dir: str, data_dir: str | None, events: Any, control: Any, r
             events.close()
             events.join_thread()
     return code
+
+
+def _resume_history(previous: dict[str, Any]) -> dict[str, Any]:
+    """What status.json keeps across resumes: how often the run was resumed, and how long it lay stopped in all
+    (so its duration counts training, not the weekend between a preemption and the resume)."""
+    stopped_at = previous.get("stopped_at")
+    pause = max(0.0, time.time() - stopped_at) if stopped_at is not None else 0.0
+    return {"resumed": previous.get("resumed", 0) + 1, "paused": previous.get("paused", 0.0) + pause}
 
 
 def _announce_resume(ctx: RunContext, count: int) -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
+from runners import worker
 from vitui.core import runfolder
 from vitui.core.errors import ConfigError
 from vitui.core.events import Metric, Progress, Resumed, Status
@@ -82,6 +85,20 @@ def test_prepare_resume_keeps_the_first_start_and_the_count_and_refuses_a_second
     assert (info.status["state"], info.status["started"], info.status["resumed"]) == ("created", 1.0, 2)
     assert info.config["iterations"] == 9000
     assert "is created" in refusal(run_dir, longer)  # a second `r` before the first worker holds the lock
+
+
+def test_the_time_a_run_lay_stopped_between_resumes_is_not_counted_as_training(tmp_path):
+    run_dir, config = stopped_run(tmp_path)
+    now = time.time()
+    # Trained 100 s, then lay stopped for three days (a preemption on Friday), resumed now.
+    runfolder.write_status(run_dir, "stopped", started=now - 3 * 86400 - 100, ended=now - 3 * 86400, resumed=1,
+                           paused=60.0)
+    prepare_resume(run_dir, config)
+    history = worker._resume_history(runfolder.load_run(run_dir).status)
+    assert history["resumed"] == 2 and history["paused"] == pytest.approx(60 + 3 * 86400, abs=2)
+    # It trains 50 s more and is stopped again.
+    runfolder.write_status(run_dir, "stopped", started=now - 3 * 86400 - 100, ended=now + 50, **history)
+    assert runfolder.load_run(run_dir).duration == pytest.approx(100 + 50 - 60, abs=2)
 
 
 def test_a_resumed_event_drops_the_readings_past_its_step_so_each_step_is_drawn_once():

@@ -493,7 +493,7 @@ def _typed(data: dict[str, Any], types: dict[str, type]) -> dict[str, Any]:
 
 
 STATUS_TYPES = {"state": str, "detail": str, "host": str, "pid": int, "time": Timestamp, "started": Timestamp,
-                "ended": Timestamp, "heartbeat": Timestamp}
+                "ended": Timestamp, "heartbeat": Timestamp, "resumed": int, "paused": float, "stopped_at": Timestamp}
 CONFIG_TYPES = {"task": str, "experiment": str, "model": str, "dataset": str, "model_args": dict, "log_every": int,
                 "eval_every": int, "iterations": int, "epochs": int}
 SUMMARY_TYPES = {"metrics": dict, "model": dict, "best": dict}
@@ -623,11 +623,8 @@ class RunInfo:
         return self.status.get("started")
 
     @property
-    def duration(self) -> float | None:
-        """How long the run trained: until it ended, until now while it runs, until its last event if it crashed."""
-        start = self.status.get("started")
-        if start is None:
-            return None
+    def ended(self) -> float | None:
+        """When the run stopped training: when it ended, now while it runs, its last event if it crashed."""
         end = self.status.get("ended")
         if end is None:
             state = self.state
@@ -637,8 +634,16 @@ class RunInfo:
                 if self._last_event is None:  # read once: the log of a dead run does not grow
                     self._last_event = (last_event_time(self.path),)
                 end = self._last_event[0]
-        end = end or self.status.get("time")
-        return max(0.0, (end or start) - start)
+        return end or self.status.get("time")
+
+    @property
+    def duration(self) -> float | None:
+        """How long the run trained: from its first start to its end, less the time it lay stopped between its
+        resumes (`paused`: a run preempted on Friday and resumed on Monday did not train all weekend)."""
+        start = self.status.get("started")
+        if start is None:
+            return None
+        return max(0.0, (self.ended or start) - start - self.status.get("paused", 0.0))
 
 
 def load_run(run_dir: Path) -> RunInfo:
