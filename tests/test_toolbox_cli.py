@@ -11,10 +11,11 @@ import time
 import pytest
 from typer.testing import CliRunner
 
-from app_fakes import cnn_script, lock_held, write_run
+from app_fakes import T0, cnn_script, lock_held, write_run
 from conftest import require, run_vitui, shared_data
 from vitui.cli import app
 from vitui.core import cleanup, notes, runfolder
+from vitui.core.events import Log, Resumed
 from vitui.core.experiments import resolve
 
 BEST = {"name": "val_acc", "value": 0.7, "step": 480, "epoch": 12, "time": 300.0}
@@ -52,6 +53,17 @@ def test_json_outputs_parse(runs):
     settings = json.loads(vitui("settings", "rnn-dinos", "--json").stdout)
     assert settings["task"] == "chars" and {"name": "lr", "value": 0.01} .items() <= next(
         s for s in settings["settings"] if s["name"] == "lr").items()
+
+
+def test_show_tells_the_latest_attempt_of_a_resumed_run(tmp_path):
+    crash = Log(level="error", message="Traceback ...\nMemoryError: the attempt before")
+    resumed = Resumed(step=100, epoch=1.0, count=1, t=T0 + 100)
+    done = write_run(tmp_path, "20250101-120000-rnn-dinos", resolve("rnn-dinos"), [crash, resumed], "completed")
+    failed_again = write_run(tmp_path, "20250101-130000-rnn-dinos", resolve("rnn-dinos"),
+                             [crash, resumed, Log(level="error", message="OSError: this attempt")], "failed")
+    assert json.loads(vitui("runs", "show", done.name, "--json", runs_dir=tmp_path).stdout)["last_error"] is None
+    shown = vitui("runs", "show", failed_again.name, runs_dir=tmp_path).stdout
+    assert "OSError: this attempt" in shown and "the attempt before" not in shown
 
 
 def test_csv_outputs_parse(runs):

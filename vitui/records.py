@@ -14,9 +14,8 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any, Iterable
 
-from vitui.core.events import Evaluation, Log
 from vitui.core.runfolder import EventReader, RunInfo
-from vitui.render.reports import comparison_row
+from vitui.render.reports import comparison_row, last_evaluation_and_error
 from vitui.render.runs import changed_settings
 
 LIST_COLUMNS = ("name", "state", "state_label", "experiment", "model", "dataset", "started", "ended", "duration_s",
@@ -74,13 +73,8 @@ def list_row(run: RunInfo) -> dict[str, Any]:
 def show_record(run: RunInfo) -> dict[str, Any]:
     """What `runs show --json` says: the list's record, the whole config, status and summary, the last evaluation
     and error from the log, and how many log lines could not be read."""
-    evaluation, error = None, None
     reader = EventReader(run.path)
-    for event in reader:
-        if isinstance(event, Evaluation):
-            evaluation = event
-        elif isinstance(event, Log) and event.level == "error":
-            error = event.message
+    evaluation, error = last_evaluation_and_error(run.path, reader)
     record = run_record(run)
     record.update(plain({
         "config": run.config, "status": run.status, "summary": run.summary,

@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from vitui.core import runfolder
-from vitui.core.events import Evaluation, Log
+from vitui.core.events import Evaluation, Log, Resumed
 from vitui.core.runfolder import RunInfo
 from vitui.core.settings import IMAGEFOLDER, split_dataset
 from vitui.render.formats import format_duration, format_point, format_start, format_value, plain, safe_text, si
@@ -72,14 +72,18 @@ def _two_lines(run_name: str) -> str:
     return run_name
 
 
-def last_evaluation_and_error(run_dir: Path) -> tuple[Evaluation | None, str | None]:
-    """The run's last evaluation and last error message, from one pass over its log."""
+def last_evaluation_and_error(run_dir: Path, reader: runfolder.EventReader | None = None,
+                              ) -> tuple[Evaluation | None, str | None]:
+    """The last evaluation and error message of the run's latest attempt (a resume starts a new one: the error
+    that ended the attempt before, or its evaluation, is not this one's), from one pass over its log."""
     evaluation, error = None, None
-    for event in runfolder.read_events(run_dir):
+    for event in reader if reader is not None else runfolder.EventReader(run_dir):
         if isinstance(event, Evaluation):
             evaluation = event
         elif isinstance(event, Log) and event.level == "error":
             error = event.message
+        elif isinstance(event, Resumed):
+            evaluation, error = None, None
     return evaluation, error
 
 
