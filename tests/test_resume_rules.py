@@ -125,3 +125,13 @@ def test_drop_after_is_exact_while_buckets_hold_one_point_and_keeps_counts():
     assert (series.count, series.last, len(series)) == (3, 3.0, 3)
     series.append(9.0, 4, 4, 4)
     assert series.reduce(10).mean_y == [1.0, 2.0, 3.0, 9.0]
+
+
+def test_the_elapsed_time_of_a_resumed_run_leaves_out_the_pause():
+    run = RunState("r", {"task": "mlp"})
+    run.apply([Status(state="running", t=100.0), Metric(step=10, epoch=10, split="train", values={"loss": 1.0}, t=130.0),
+               Status(state="stopped", t=140.0)])
+    assert run.elapsed() == 40.0
+    run.apply([Status(state="running", t=10_000.0), Resumed(step=10, epoch=10, count=1, t=10_001.0),
+               Metric(step=20, epoch=20, split="train", values={"loss": 0.5}, t=10_020.0)])
+    assert run.elapsed() == 60.0

@@ -132,6 +132,7 @@ class RunState:
         self.series: dict[str, ReducedSeries] = {}
         self.t0: float | None = None
         self.t_last: float | None = None
+        self.paused = 0.0  # seconds between the attempts of a resumed run, when it was not training
         self.state = "created"
         self.detail = ""
         self.last_error = ""
@@ -157,6 +158,9 @@ class RunState:
         self.events_seen += 1
         if self.t0 is None:
             self.t0 = event.t
+        elif isinstance(event, Status) and event.state == "running" and self.t_last is not None:
+            # The worker says "running" once, as it starts: after other events, a resumed attempt is starting.
+            self.paused += max(0.0, event.t - self.t_last)
         self.t_last = event.t
         if isinstance(event, Metric):
             step, epoch, split = event.step, event.epoch, event.split
@@ -233,9 +237,10 @@ class RunState:
         return None
 
     def elapsed(self) -> float | None:
+        """Seconds the run trained: from its first event to its last, less the pauses between its attempts."""
         if self.t0 is None or self.t_last is None:
             return None
-        return self.t_last - self.t0
+        return self.t_last - self.t0 - self.paused
 
     def step_rate(self) -> float | None:
         """Steps per second over the last RATE_WINDOW_S seconds of progress events."""
