@@ -42,6 +42,7 @@ def test_json_outputs_parse(runs):
     records = json.loads(listed.stdout)
     assert [r["name"] for r in records] == [a.name, b.name]
     assert records[0]["best"] == BEST and records[0]["state"] == "completed" and records[0]["duration_s"] == 600.0
+    assert records[0]["resumed"] == 0
     assert records[1]["settings"] == "lr=0.05" and records[1]["tags"] == [] and records[1]["problem"] is None
     shown = json.loads(vitui("runs", "show", a.name, "--json", runs_dir=runs_dir).stdout)
     assert shown["config"]["model"] == "cnn" and shown["evaluation"]["class_names"][1] == "automobile"
@@ -61,7 +62,9 @@ def test_show_tells_the_latest_attempt_of_a_resumed_run(tmp_path):
     done = write_run(tmp_path, "20250101-120000-rnn-dinos", resolve("rnn-dinos"), [crash, resumed], "completed")
     failed_again = write_run(tmp_path, "20250101-130000-rnn-dinos", resolve("rnn-dinos"),
                              [crash, resumed, Log(level="error", message="OSError: this attempt")], "failed")
-    assert json.loads(vitui("runs", "show", done.name, "--json", runs_dir=tmp_path).stdout)["last_error"] is None
+    runfolder.write_status(done, "completed", started=T0, ended=T0 + 600, resumed=1)
+    shown = json.loads(vitui("runs", "show", done.name, "--json", runs_dir=tmp_path).stdout)
+    assert shown["last_error"] is None and shown["resumed"] == 1
     shown = vitui("runs", "show", failed_again.name, runs_dir=tmp_path).stdout
     assert "OSError: this attempt" in shown and "the attempt before" not in shown
 

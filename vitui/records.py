@@ -19,7 +19,7 @@ from vitui.render.reports import comparison_row, last_evaluation_and_error
 from vitui.render.runs import changed_settings
 
 LIST_COLUMNS = ("name", "state", "state_label", "experiment", "model", "dataset", "started", "ended", "duration_s",
-                "best_name", "best_value", "settings", "tags", "note", "archived", "host", "heartbeat", "path")
+                "resumed", "best_name", "best_value", "settings", "tags", "note", "archived", "host", "heartbeat", "path")
 COMPARE_COLUMNS = ("run", "model", "dataset", "params", "macs", "img/s", "best_name", "best", "best_step",
                    "best_epoch", "best_time")
 
@@ -51,6 +51,7 @@ def run_record(run: RunInfo) -> dict[str, Any]:
         "started": run.started,
         "ended": run.status.get("ended"),
         "duration_s": run.duration,
+        "resumed": run.status.get("resumed", 0),
         "best": {k: best.get(k) for k in ("name", "value", "step", "epoch", "time")} if best else None,
         "settings": changed_settings(run),
         "tags": run.tags,
