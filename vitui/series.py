@@ -59,16 +59,8 @@ class ReducedSeries:
         x = (step, epoch, t)
         self.count += 1
         self.last = y
-        n = self._n
-        if n and n[-1] < self.width:  # the common case, spelt out here rather than called: once per reading
-            i = len(n) - 1
-            n[i] += 1
-            self._sum[i] += y
-            if y < self._lo[i]:
-                self._lo[i], self._lo_x[i] = y, x
-            if y > self._hi[i]:
-                self._hi[i], self._hi_x[i] = y, x
-            self._last_x[i] = x
+        if self._n and self._n[-1] < self.width:
+            self._add_to_last(y, x)
             return
         if len(self._n) >= self.capacity:
             self._merge_pairs()
