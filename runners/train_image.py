@@ -21,7 +21,7 @@ from runners import rngstate
 from runners.attention_probe import make_probe
 from runners.augment import normalise, random_crop_flip
 from runners.context import RunContext, StopRequested
-from runners.devices import pick_device
+from runners.distributed import RankGroup
 from runners.metrics import BestTracker, evaluation
 from runners.mixing import BatchMixer, make_mixer
 from runners.models import load_builder
@@ -92,12 +92,15 @@ def train(config: RunConfig, ctx: RunContext) -> dict[str, Any]:
     started = time.monotonic()
 
     # ---- setup
-    device = pick_device(cfg.device)
+    group = ctx.group or RankGroup()  # this process's rank among several (DistributedDataParallel), or a group of one
+    device = group.pick_device(cfg.device)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
-    gen = torch.Generator(device=device)
+    gen = torch.Generator(device=device)  # the order of the images: the same on every rank
     gen.manual_seed(cfg.seed)
+    # Augmentation draws its own numbers on each rank (on rank 0, or alone, from the same generator as the order).
+    aug = gen if not group.distributed else torch.Generator(device=device).manual_seed(group.seed(cfg.seed))
     amp = autocast(device, cfg.amp)
 
     # ---- data: uint8 NHWC tensors on the device, standardised per batch
@@ -120,17 +123,22 @@ def train(config: RunConfig, ctx: RunContext) -> dict[str, Any]:
         model = model.to(memory_format=torch.channels_last)
     stats = model_stats(model, normalise(train_x[:1], mean, std))
     ctx.info(f"model {cfg.model}: {stats['params']:,} parameters, {stats['macs']:,} multiply-adds per image")
-    step_model = torch.compile(model) if cfg.compile else model
+    step_model = group.wrap(model)  # DistributedDataParallel on several ranks; `model` stays bare for checkpoints
+    step_model = torch.compile(step_model) if cfg.compile else step_model
+    if group.distributed:
+        torch.manual_seed(group.seed(cfg.seed))  # dropout per rank (the weights came from rank 0)
     optimizer = make_optimizer(cfg, model.parameters())
-    steps_per_epoch = math.ceil(n_train / cfg.batch_size)
+    group.rank_batch(cfg.batch_size)  # checks that the batch splits evenly over the ranks
+    n_epoch = group.images_per_epoch(n_train, cfg.batch_size)  # images per epoch: on several ranks, whole batches only
+    steps_per_epoch = math.ceil(n_epoch / cfg.batch_size)
     total_steps = steps_per_epoch * cfg.epochs
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(cfg, s, steps_per_epoch))
     penalised = bool(cfg.l1 or cfg.l2)
     best = BestTracker("val_acc" if len(val_x) else "train_acc")
     summary: dict[str, Any] = {"model": stats}
-    mix = make_mixer(cfg.mixup, cfg.cutmix, len(classes), cfg.seed, gen)
+    mix = make_mixer(cfg.mixup, cfg.cutmix, len(classes), group.seed(cfg.seed), aug)
     probe = (make_probe(splits, cfg.attention_probes, classes, lambda x: normalise(x, mean, std), device)
-             if MODELS[cfg.model].attention else None)
+             if MODELS[cfg.model].attention and group.is_main else None)
 
     # ---- where to start: at the beginning, or where last.pt left off (the same batch of the same epoch)
     step, epoch, done, first_epoch, resumed = 0, 0, 0, 1, None
@@ -150,7 +158,7 @@ def train(config: RunConfig, ctx: RunContext) -> dict[str, Any]:
         """last.pt with everything a resumed run needs: the schedule, every random state, the place in the epoch
         (with the epoch's tallies while it is in progress, its evaluation included)."""
         mixer = mix.rng.bit_generator.state if isinstance(mix, BatchMixer) else None
-        checkpoint("last", epoch - 1 + done / n_train, scheduler=scheduler.state_dict(), rng=rngstate.capture(),
+        checkpoint("last", epoch - 1 + done / n_epoch, scheduler=scheduler.state_dict(), rng=rngstate.capture(),
                    generator=gen.get_state(), mixer=mixer,
                    training={"epoch": epoch, "done": done, "best": best.to_dict(), "summary": summary,
                              "elapsed": time.monotonic() - started, **tallies})
@@ -181,11 +189,12 @@ def train(config: RunConfig, ctx: RunContext) -> dict[str, Any]:
                 epoch_start -= resumed["epoch_elapsed"]
                 epoch_end, resumed = epoch_start, None
             done = first
-            for start in range(first, n_train, cfg.batch_size):
-                idx = order[start:start + cfg.batch_size]
+            for start in range(first, n_epoch, cfg.batch_size):
+                idx = group.shard(order[start:start + cfg.batch_size])  # this rank's part of the global batch
+                group.step_started(len(idx))
                 xb, yb = train_x[idx], train_y[idx]
                 if cfg.augment == "flip-crop":
-                    xb = random_crop_flip(xb, generator=gen)
+                    xb = random_crop_flip(xb, generator=aug)
                 with amp:
                     inputs, targets = mix(normalise(xb, mean, std), yb)
                     logits = step_model(inputs)
@@ -200,17 +209,19 @@ def train(config: RunConfig, ctx: RunContext) -> dict[str, Any]:
                 scheduler.step()
                 step += 1
                 interval += 1
-                done = min(n_train, start + cfg.batch_size)
+                done = min(n_epoch, start + cfg.batch_size)
                 detached = loss.detach()
                 loss_sum += detached
                 epoch_loss += detached * len(yb)
                 epoch_correct += (logits.argmax(1) == yb).sum()
                 logging = step % cfg.log_every == 0
                 if logging:
-                    interval_loss = (loss_sum / interval).item()
+                    interval_loss = group.total(loss_sum)[0] / group.world_size / interval  # the mean over ranks
                     ctx.check_loss(interval_loss, step)
-                    ctx.emit(Metric(step=step, epoch=epoch - 1 + done / n_train, split="train",
+                    ctx.emit(Metric(step=step, epoch=epoch - 1 + done / n_epoch, split="train",
                                     values={"loss": interval_loss, "lr": scheduler.get_last_lr()[0]}))
+                    if ranks := group.pace(step, cfg.batch_size):
+                        ctx.emit(ranks)
                     ctx.emit(Progress(step=step, total_steps=total_steps, epoch=epoch, total_epochs=cfg.epochs))
                     loss_sum.zero_()
                     interval = 0
@@ -221,13 +232,14 @@ def train(config: RunConfig, ctx: RunContext) -> dict[str, Any]:
                         save_last(done, **tallies())
                     ctx.check_stop()
             train_time = time.monotonic() - epoch_start
-            values = {"train_loss": (epoch_loss / n_train).item(), "train_acc": epoch_correct.item() / n_train}
+            loss_total, correct_total = group.total(epoch_loss, epoch_correct)  # over every rank's share
+            values = {"train_loss": loss_total / n_epoch, "train_acc": correct_total / n_epoch}
             ctx.check_loss(values["train_loss"], step)
             if len(val_x):
                 values["val_loss"], values["val_acc"], _ = evaluate(model, val_x, val_y, mean, std,
                                                                     cfg.eval_batch_size, amp)
             values["lr"] = scheduler.get_last_lr()[0]
-            values["img/s"] = n_train / train_time
+            values["img/s"] = n_epoch / train_time  # every rank's images
             now = time.monotonic()
             values["epoch_time"], epoch_end = now - epoch_end, now
             ctx.emit(Metric(step=step, epoch=epoch, split="epoch", values=values))
@@ -236,7 +248,7 @@ def train(config: RunConfig, ctx: RunContext) -> dict[str, Any]:
                 checkpoint("best", epoch)
             summary.update(metrics=values, best=best.to_dict(), epochs_done=epoch)
             if ctx.checkpoint_due() or epoch == cfg.epochs:
-                save_last(n_train)
+                save_last(n_epoch)
             ctx.summary(summary)
             over = True
             ctx.check_stop()
@@ -251,7 +263,7 @@ def train(config: RunConfig, ctx: RunContext) -> dict[str, Any]:
     ctx.emit(evaluation(splits.test_name, splits.test_y, pred.cpu().numpy(), test_loss, classes))
     if probe and not (cfg.attention_every and step % cfg.attention_every == 0):  # else the loop just logged it
         ctx.emit(probe(model, step))
-    if cfg.misclassified:
+    if cfg.misclassified and group.is_main:
         ctx.emit(misclassified(test_x, test_y, pred, classes, cfg.misclassified, step))
     metrics = {**summary.get("metrics", {}), f"{splits.test_name}_loss": test_loss, f"{splits.test_name}_acc": test_acc,
                "time": time.monotonic() - started}

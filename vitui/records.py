@@ -14,12 +14,13 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any, Iterable
 
-from vitui.core.runfolder import EventReader, RunInfo
-from vitui.render.reports import comparison_row, last_evaluation_and_error
+from vitui.core.runfolder import EventReader, RunInfo, load_env
+from vitui.render.reports import comparison_row, read_log
 from vitui.render.runs import changed_settings
 
 LIST_COLUMNS = ("name", "state", "state_label", "experiment", "model", "dataset", "started", "ended", "duration_s",
-                "resumed", "best_name", "best_value", "settings", "tags", "note", "archived", "host", "heartbeat", "path")
+                "resumed", "best_name", "best_value", "settings", "tags", "note", "archived", "host", "heartbeat",
+                "path")
 COMPARE_COLUMNS = ("run", "model", "dataset", "params", "macs", "img/s", "best_name", "best", "best_step",
                    "best_epoch", "best_time")
 
@@ -72,13 +73,15 @@ def list_row(run: RunInfo) -> dict[str, Any]:
 
 
 def show_record(run: RunInfo) -> dict[str, Any]:
-    """What `runs show --json` says: the list's record, the whole config, status and summary, the last evaluation
-    and error from the log, and how many log lines could not be read."""
+    """What `runs show --json` says: the list's record, the whole config, status and summary, env.json, the last
+    evaluation and error of the latest attempt and the peaks of the machine samples from the log, and how many log
+    lines could not be read."""
     reader = EventReader(run.path)
-    evaluation, error = last_evaluation_and_error(run.path, reader)
+    evaluation, error, peak = read_log(run.path, reader)
     record = run_record(run)
     record.update(plain({
-        "config": run.config, "status": run.status, "summary": run.summary,
+        "config": run.config, "status": run.status, "summary": run.summary, "env": load_env(run.path),
+        "system_peaks": peak or None,
         "evaluation": {f.name: getattr(evaluation, f.name) for f in fields(evaluation)} if evaluation else None,
         "last_error": error,
         "log": {"skipped_lines": reader.skipped, "problem": reader.problem or None},

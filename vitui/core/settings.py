@@ -34,6 +34,8 @@ class BaseConfig:
     # A killed run (preemption, a crash) loses at most this much training: `vitui run --resume` continues from it.
     checkpoint_every: int = setting(120, "seconds between checkpoints of the whole training state (last.pt), taken "
                                     "at the next logging point; 0 = at every one", min=0, max=86_400)
+    system_every: int = setting(2, "seconds between samples of the machine (CPU, memory, GPUs) for the system tab; "
+                                "0 = off", min=0, max=3600)
 
 
 @dataclass
@@ -56,6 +58,9 @@ class ImageConfig(BaseConfig):
 
     epochs: int = setting(25, "passes over the training images", min=1, max=100_000)
     batch_size: int = setting(128, "images per step", min=1, max=1 << 20)
+    # Each rank is a process with its own device; the launcher (vitui run --gpus N, or torchrun) starts them.
+    gpus: int = setting(1, "ranks to train on, one process per GPU with DistributedDataParallel, each taking "
+                        "batch_size / gpus images a step (with device cpu: CPU processes over gloo)", min=1, max=1024)
     optimizer: str = setting("adam", "update rule", choices=("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw"))
     lr: float = setting(1e-3, "peak learning rate", min=0.0, max=100.0)
     momentum: float = setting(0.9, "momentum for momentum, nesterov and rmsprop", min=0.0, max=0.9999)
