@@ -82,7 +82,7 @@ def _record_end(run_dir: Path, events: Any, outcome: dict[str, Any]) -> int:
         return {"completed": 0, "stopped": 130}.get(status["state"], 2 if status.get("usage_error") else 1)
     _emit(run_dir, events, Log(level="error", message=detail), Status(state="failed", detail=detail))
     runfolder.write_status(run_dir, "failed", detail, pid=os.getpid(), started=status.get("started"),
-                           ended=time.time(), resumed=status.get("resumed", 0))
+                           ended=time.time(), resumed=status.get("resumed", 0), paused=status.get("paused", 0.0))
     return 1
 
 

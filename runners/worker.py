@@ -135,9 +135,9 @@ def run_and_record(ctx: RunContext, resume: bool, command: list[str] | None,
     run_path = ctx.run_dir
     previous = runfolder.load_run(run_path).status
     _take_signals(ctx)
-    # A resumed run keeps its first start and counts its resumes in its status history.
+    # A resumed run keeps its first start, counts its resumes in its status history, and the time it lay stopped.
     started = (previous.get("started") or time.time()) if resume else time.time()
-    history = {"resumed": int(previous.get("resumed") or 0) + 1} if resume else {}
+    history = _resume_history(previous) if resume else {}
     every = ctx.config.get("system_every", field_info(BaseConfig, "system_every").default)  # older runs lack it
     sampler = SystemSampler(ctx.emit, float(every))
 
@@ -224,6 +224,14 @@ def run_and_record(ctx: RunContext, resume: bool, command: list[str] | None,
             ctx.group.leave()
         ctx.close()
     return code
+
+
+def _resume_history(previous: dict[str, Any]) -> dict[str, Any]:
+    """What status.json keeps across resumes: how often the run was resumed, and how long it lay stopped in all
+    (so its duration counts training, not the weekend between a preemption and the resume)."""
+    stopped_at = previous.get("stopped_at")
+    pause = max(0.0, time.time() - stopped_at) if stopped_at is not None else 0.0
+    return {"resumed": previous.get("resumed", 0) + 1, "paused": previous.get("paused", 0.0) + pause}
 
 
 def _lost_contact(exc: BaseException) -> bool:

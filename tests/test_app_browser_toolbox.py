@@ -104,3 +104,25 @@ async def test_a_live_run_is_not_deleted_and_archived_runs_hide(runs):
         await pilot.press("A")
         await pilot.pause()
         assert len(names(screen)) == 3
+
+
+@run_async
+async def test_markup_typed_as_a_tag_is_refused_in_plain_words_and_a_resumable_run_shows_its_note(runs):
+    runs_dir, made = runs
+    stopped = made[-1]
+    runfolder.write_status(stopped, "stopped", started=T0, ended=T0 + 60)
+    (stopped / "checkpoints").mkdir()
+    (stopped / "checkpoints" / "last.pt").write_bytes(b"a checkpoint")
+    runfolder.write_json_atomic(stopped / runfolder.NOTES, {"note": "resume \x1b]0;pwned\x07me [/]", "tags": ["x"]})
+    async with browsing(runs_dir) as (pilot, app, screen):
+        await wait_until(pilot, lambda: "r resumes this run; #x  note: resume me [/]" in widget_text(
+            screen.query_one("#browser-hint")), what="the resume hint with the run's tags and note, escapes gone")
+        await pilot.press("t")
+        await wait_until(pilot, lambda: isinstance(app.screen, EditDialog))
+        await pilot.press("ctrl+u", *"[/] +ok", "enter")  # a MarkupError in the notification ended the app
+        await wait_until(pilot, lambda: any("bad tag '[/]'" in n.message for n in app._notifications))
+        assert app.is_running and runfolder.load_run(stopped).tags == ["x"]
+        await pilot.press("t")
+        await wait_until(pilot, lambda: isinstance(app.screen, EditDialog))
+        await pilot.press("ctrl+u", *"+ok #fine", "enter")
+        await wait_until(pilot, lambda: runfolder.load_run(stopped).tags == ["ok", "fine"])

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from app_fakes import T0, cnn_script, write_run
 from vitui.cli import app
 from vitui.core import runfolder
-from vitui.core.events import Attention, Metric, Misclassified, Samples
+from vitui.core.events import Attention, Metric, Misclassified, Resumed, Samples
 from vitui.core.experiments import resolve
 
 IMAGE = [[[40, 80, 120]] * 8] * 8
@@ -97,3 +97,23 @@ def test_a_missing_writer_names_the_extra(run, tmp_path, monkeypatch):
 def test_a_bad_format_is_one_line(run, tmp_path):
     result = export(run, "parquet", tmp_path)
     assert result.exit_code == 2 and "bad --to 'parquet'" in result.output
+
+
+def test_a_resumed_run_exports_each_step_once_from_the_attempt_that_counts(tmp_path):
+    # Logged to step 100, crashed; its last checkpoint was at step 60, so the next attempt logged 70.. again. Then
+    # it crashed at 150 and went back to 140 (resumes go back to the lowest step a later resume names).
+    def losses(steps, scale):
+        return [Metric(step=s, epoch=s / 10, split="train", values={"loss": scale / s}, t=T0 + s) for s in steps]
+    events = [*losses(range(10, 101, 10), 1.0), Resumed(step=60, epoch=6.0, count=1, t=T0 + 200),
+              *losses(range(70, 151, 10), 2.0), Resumed(step=140, epoch=14.0, count=2, t=T0 + 300),
+              *losses(range(150, 201, 10), 3.0)]
+    run = write_run(tmp_path / "runs", "20250101-120000-mlp-mnist", resolve("mlp-mnist"), events, "completed")
+    assert export(run, "csv", tmp_path / "out").exit_code == 0
+    rows = list(csv.DictReader((tmp_path / "out" / f"{run.name}.csv").open()))
+    assert [int(r["step"]) for r in rows] == list(range(10, 201, 10))
+    scales = [round(float(r["value"]) * int(r["step"])) for r in rows]
+    assert scales == [1] * 6 + [2] * 8 + [3] * 6  # 10-60 the first attempt, 70-140 the second, 150-200 the third
+    assert export(run, "tfevents", tmp_path / "tb").exit_code == 0
+    accumulator = EventAccumulator(str(tmp_path / "tb" / run.name), size_guidance={"scalars": 0})
+    accumulator.Reload()
+    assert [s.step for s in accumulator.Scalars("train/loss")] == list(range(10, 201, 10))

@@ -1,6 +1,7 @@
 """Long logs: read once with progress, kept for reopening (only what was appended is read again), and the
 standard library's json takes over where orjson is missing."""
 
+import gc
 import os
 
 import pytest
@@ -9,6 +10,7 @@ from app_fakes import T0, cnn_script, write_run
 from vitui.core import jsonfile, runfolder
 from vitui.core.events import Metric
 from vitui.core.experiments import resolve
+from vitui import logindex
 from vitui.logindex import LogIndex
 
 
@@ -35,12 +37,8 @@ def test_reopening_reads_only_what_was_appended(run):
     assert state.events_seen == first + 10 and state.series["train/loss"].count > 0
 
 
-def test_progress_is_reported_in_chunks(run, monkeypatch):
-    import vitui.logindex as logindex
-    from vitui import runstate
-
-    real = runstate.load_run_state
-    monkeypatch.setattr(logindex, "load_run_state", lambda *a, **k: real(*a, chunk=20, **k))
+def test_progress_is_reported_in_batches(run, monkeypatch):
+    monkeypatch.setattr(runfolder.EventReader, "BATCH_EVENTS", 20)
     seen = []
     LogIndex().read(run, progress=lambda done, total: seen.append((done, total)))
     assert len(seen) >= 3 and all(total == os.path.getsize(run / runfolder.EVENTS) for _, total in seen)
@@ -69,3 +67,18 @@ def test_the_standard_library_parses_when_orjson_is_absent(run):
     finally:
         jsonfile.use_backend(before)
     assert len(plain) > 100
+
+
+def test_the_cycle_collector_is_paused_while_a_log_is_read_and_left_as_it_was(run, monkeypatch):
+    seen = []
+    real = logindex.load_run_state
+    monkeypatch.setattr(logindex, "load_run_state", lambda *a, **k: (seen.append(gc.isenabled()), real(*a, **k))[1])
+    assert gc.isenabled()
+    LogIndex().read(run)
+    assert seen == [False] and gc.isenabled()
+    gc.disable()
+    try:
+        LogIndex().read(run)
+        assert not gc.isenabled()  # off stays off
+    finally:
+        gc.enable()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
+from runners import worker
 from vitui.core import runfolder
 from vitui.core.errors import ConfigError
 from vitui.core.events import Metric, Progress, Resumed, Status
@@ -84,6 +87,20 @@ def test_prepare_resume_keeps_the_first_start_and_the_count_and_refuses_a_second
     assert "is created" in refusal(run_dir, longer)  # a second `r` before the first worker holds the lock
 
 
+def test_the_time_a_run_lay_stopped_between_resumes_is_not_counted_as_training(tmp_path):
+    run_dir, config = stopped_run(tmp_path)
+    now = time.time()
+    # Trained 100 s, then lay stopped for three days (a preemption on Friday), resumed now.
+    runfolder.write_status(run_dir, "stopped", started=now - 3 * 86400 - 100, ended=now - 3 * 86400, resumed=1,
+                           paused=60.0)
+    prepare_resume(run_dir, config)
+    history = worker._resume_history(runfolder.load_run(run_dir).status)
+    assert history["resumed"] == 2 and history["paused"] == pytest.approx(60 + 3 * 86400, abs=2)
+    # It trains 50 s more and is stopped again.
+    runfolder.write_status(run_dir, "stopped", started=now - 3 * 86400 - 100, ended=now + 50, **history)
+    assert runfolder.load_run(run_dir).duration == pytest.approx(100 + 50 - 60, abs=2)
+
+
 def test_a_resumed_event_drops_the_readings_past_its_step_so_each_step_is_drawn_once():
     run = RunState("r", {"task": "mlp"})
     first = [Metric(step=s, epoch=s, split="train", values={"loss": 1.0 / s}) for s in range(10, 101, 10)]
@@ -108,3 +125,13 @@ def test_drop_after_is_exact_while_buckets_hold_one_point_and_keeps_counts():
     assert (series.count, series.last, len(series)) == (3, 3.0, 3)
     series.append(9.0, 4, 4, 4)
     assert series.reduce(10).mean_y == [1.0, 2.0, 3.0, 9.0]
+
+
+def test_the_elapsed_time_of_a_resumed_run_leaves_out_the_pause():
+    run = RunState("r", {"task": "mlp"})
+    run.apply([Status(state="running", t=100.0), Metric(step=10, epoch=10, split="train", values={"loss": 1.0}, t=130.0),
+               Status(state="stopped", t=140.0)])
+    assert run.elapsed() == 40.0
+    run.apply([Status(state="running", t=10_000.0), Resumed(step=10, epoch=10, count=1, t=10_001.0),
+               Metric(step=20, epoch=20, split="train", values={"loss": 0.5}, t=10_020.0)])
+    assert run.elapsed() == 60.0

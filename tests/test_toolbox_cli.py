@@ -11,10 +11,11 @@ import time
 import pytest
 from typer.testing import CliRunner
 
-from app_fakes import cnn_script, lock_held, write_run
+from app_fakes import T0, cnn_script, lock_held, write_run
 from conftest import require, run_vitui, shared_data
 from vitui.cli import app
 from vitui.core import cleanup, notes, runfolder
+from vitui.core.events import Log, Resumed
 from vitui.core.experiments import resolve
 
 BEST = {"name": "val_acc", "value": 0.7, "step": 480, "epoch": 12, "time": 300.0}
@@ -41,6 +42,7 @@ def test_json_outputs_parse(runs):
     records = json.loads(listed.stdout)
     assert [r["name"] for r in records] == [a.name, b.name]
     assert records[0]["best"] == BEST and records[0]["state"] == "completed" and records[0]["duration_s"] == 600.0
+    assert records[0]["resumed"] == 0
     assert records[1]["settings"] == "lr=0.05" and records[1]["tags"] == [] and records[1]["problem"] is None
     shown = json.loads(vitui("runs", "show", a.name, "--json", runs_dir=runs_dir).stdout)
     assert shown["config"]["model"] == "cnn" and shown["evaluation"]["class_names"][1] == "automobile"
@@ -53,6 +55,19 @@ def test_json_outputs_parse(runs):
     settings = json.loads(vitui("settings", "rnn-dinos", "--json").stdout)
     assert settings["task"] == "chars" and {"name": "lr", "value": 0.01} .items() <= next(
         s for s in settings["settings"] if s["name"] == "lr").items()
+
+
+def test_show_tells_the_latest_attempt_of_a_resumed_run(tmp_path):
+    crash = Log(level="error", message="Traceback ...\nMemoryError: the attempt before")
+    resumed = Resumed(step=100, epoch=1.0, count=1, t=T0 + 100)
+    done = write_run(tmp_path, "20250101-120000-rnn-dinos", resolve("rnn-dinos"), [crash, resumed], "completed")
+    failed_again = write_run(tmp_path, "20250101-130000-rnn-dinos", resolve("rnn-dinos"),
+                             [crash, resumed, Log(level="error", message="OSError: this attempt")], "failed")
+    runfolder.write_status(done, "completed", started=T0, ended=T0 + 600, resumed=1)
+    shown = json.loads(vitui("runs", "show", done.name, "--json", runs_dir=tmp_path).stdout)
+    assert shown["last_error"] is None and shown["resumed"] == 1
+    shown = vitui("runs", "show", failed_again.name, runs_dir=tmp_path).stdout
+    assert "OSError: this attempt" in shown and "the attempt before" not in shown
 
 
 def test_csv_outputs_parse(runs):

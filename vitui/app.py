@@ -215,7 +215,8 @@ class VituiApp(App[int]):
         run_dir = Path(message.run_dir).resolve()
         session = self.sessions.get(run_dir)
         if session is not None and session.run.running:
-            self.notify(f"{run_dir.name} is {session.run.state}: it can be resumed once it has stopped")
+            self.notify(plain(f"{run_dir.name} is {session.run.state}: it can be resumed once it has stopped"),
+                        markup=False)
             return
         try:
             config = resume_settings(run_dir, {})
@@ -434,4 +435,4 @@ def run_app(**kwargs: Any) -> int:
         sys.stdout.flush()
     except OSError:  # the terminal hung up (SIGHUP): nobody is there to read it
         pass
-    return code or 0
+    return code or app.return_code or 0  # an app that ended on an exception returns nothing, its return code 1

@@ -2,7 +2,9 @@
 TensorBoard event files (vitui.tfevents), so TensorBoard, pandas or jq read vitui runs.
 
 Each run goes to DIR/<run name>.csv, DIR/<run name>.jsonl or DIR/<run name>/ (event files). What parses in the
-log is exported; the lines that do not (junk, a torn last line) are counted and reported.
+log is exported; the lines that do not (junk, a torn last line) are counted and reported. Of a resumed run, the
+readings an attempt logged past the checkpoint the next one went on from are left out: the next attempt logged
+those steps again, and each step is exported once, as the app draws it.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from vitui.core.events import Event, Metric
+from vitui.core.events import Event, Metric, Resumed
 from vitui.core.runfolder import EventReader, load_run
 
 FORMATS = ("tfevents", "csv", "jsonl")
@@ -52,6 +54,25 @@ def readings(run: str, events: Iterator[Event]) -> Iterator[dict[str, Any]]:
                        "metric": name, "value": value}
 
 
+def current_events(run_dir: Path, reader: EventReader) -> Iterator[Event]:
+    """The events `reader` reads, less those with a step past the step a later Resumed event went back to (written
+    by an attempt that was cut short, then logged again by the next). Reads the log twice: once for the resumes."""
+    resumes = [(i, event.step) for i, event in enumerate(EventReader(run_dir)) if isinstance(event, Resumed)]
+    # limits[k]: the lowest step any resume from the k-th on went back to; an event before the k-th resume
+    # that is past it was logged again.
+    limits = [step for _, step in resumes]
+    for k in range(len(limits) - 2, -1, -1):
+        limits[k] = min(limits[k], limits[k + 1])
+    k = 0
+    for i, event in enumerate(reader):
+        while k < len(resumes) and resumes[k][0] <= i:
+            k += 1
+        step = getattr(event, "step", None)
+        if k < len(resumes) and step is not None and not isinstance(event, Resumed) and step > limits[k]:
+            continue
+        yield event
+
+
 def target_path(out_dir: Path, run_dir: Path, fmt: str) -> Path:
     return out_dir / (run_dir.name if fmt == "tfevents" else f"{run_dir.name}.{fmt}")
 
@@ -66,33 +87,33 @@ def export_run(run_dir: Path, out_dir: Path, fmt: str, replace: bool = False) ->
         shutil.rmtree(target) if target.is_dir() and not target.is_symlink() else target.unlink()
     out_dir.mkdir(parents=True, exist_ok=True)
     reader = EventReader(run_dir)
-    write: Callable[[Path, str, EventReader], int] = {"csv": _write_csv, "jsonl": _write_jsonl,
-                                                      "tfevents": _write_tfevents}[fmt]
-    count = write(target, run_dir.name, reader)
+    write: Callable[[Path, Path, Iterator[Event]], int] = {"csv": _write_csv, "jsonl": _write_jsonl,
+                                                          "tfevents": _write_tfevents}[fmt]
+    count = write(target, run_dir, current_events(run_dir, reader))
     return Exported(run_dir.name, target, count, reader.skipped, reader.problem)
 
 
-def _write_csv(target: Path, run: str, reader: EventReader) -> int:
+def _write_csv(target: Path, run_dir: Path, events: Iterator[Event]) -> int:
     count = 0
     with target.open("w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=READING_COLUMNS, lineterminator="\n")
         writer.writeheader()
-        for row in readings(run, iter(reader)):
+        for row in readings(run_dir.name, events):
             writer.writerow({k: "" if v is None else v for k, v in row.items()})
             count += 1
     return count
 
 
-def _write_jsonl(target: Path, run: str, reader: EventReader) -> int:
+def _write_jsonl(target: Path, run_dir: Path, events: Iterator[Event]) -> int:
     count = 0
     with target.open("w") as fh:
-        for row in readings(run, iter(reader)):
+        for row in readings(run_dir.name, events):
             fh.write(json.dumps(row, separators=(",", ":"), allow_nan=False) + "\n")
             count += 1
     return count
 
 
-def _write_tfevents(target: Path, run: str, reader: EventReader) -> int:
+def _write_tfevents(target: Path, run_dir: Path, events: Iterator[Event]) -> int:
     from vitui.tfevents import write_tfevents
 
-    return write_tfevents(target, load_run(reader.path.parent), reader)
+    return write_tfevents(target, load_run(run_dir), events)

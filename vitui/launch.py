@@ -97,7 +97,8 @@ class RunHandle:
         how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
         detail = f"worker process died ({how}) without finishing"
         runfolder.write_status(self.run_dir, "failed", detail, ended=time.time(), started=status.get("started"),
-                               pid=status.get("pid"), resumed=status.get("resumed", 0))
+                               pid=status.get("pid"), resumed=status.get("resumed", 0),
+                               paused=status.get("paused", 0.0))
         self.final_state = "failed"
         return "failed"
 

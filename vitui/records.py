@@ -14,13 +14,13 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any, Iterable
 
-from vitui.core.events import Evaluation, Log, System
 from vitui.core.runfolder import EventReader, RunInfo, load_env
-from vitui.render.reports import comparison_row
+from vitui.render.reports import comparison_row, read_log
 from vitui.render.runs import changed_settings
 
 LIST_COLUMNS = ("name", "state", "state_label", "experiment", "model", "dataset", "started", "ended", "duration_s",
-                "best_name", "best_value", "settings", "tags", "note", "archived", "host", "heartbeat", "path")
+                "resumed", "best_name", "best_value", "settings", "tags", "note", "archived", "host", "heartbeat",
+                "path")
 COMPARE_COLUMNS = ("run", "model", "dataset", "params", "macs", "img/s", "best_name", "best", "best_step",
                    "best_epoch", "best_time")
 
@@ -52,6 +52,7 @@ def run_record(run: RunInfo) -> dict[str, Any]:
         "started": run.started,
         "ended": run.status.get("ended"),
         "duration_s": run.duration,
+        "resumed": run.status.get("resumed", 0),
         "best": {k: best.get(k) for k in ("name", "value", "step", "epoch", "time")} if best else None,
         "settings": changed_settings(run),
         "tags": run.tags,
@@ -73,23 +74,14 @@ def list_row(run: RunInfo) -> dict[str, Any]:
 
 def show_record(run: RunInfo) -> dict[str, Any]:
     """What `runs show --json` says: the list's record, the whole config, status and summary, env.json, the last
-    evaluation and error and the peaks of the machine samples from the log, and how many log lines could not be
-    read."""
-    from vitui.systemcharts import peaks
-
-    evaluation, error, samples = None, None, []
+    evaluation and error of the latest attempt and the peaks of the machine samples from the log, and how many log
+    lines could not be read."""
     reader = EventReader(run.path)
-    for event in reader:
-        if isinstance(event, Evaluation):
-            evaluation = event
-        elif isinstance(event, Log) and event.level == "error":
-            error = event.message
-        elif isinstance(event, System):
-            samples.append(event)
+    evaluation, error, peak = read_log(run.path, reader)
     record = run_record(run)
     record.update(plain({
         "config": run.config, "status": run.status, "summary": run.summary, "env": load_env(run.path),
-        "system_peaks": peaks(samples) or None,
+        "system_peaks": peak or None,
         "evaluation": {f.name: getattr(evaluation, f.name) for f in fields(evaluation)} if evaluation else None,
         "last_error": error,
         "log": {"skipped_lines": reader.skipped, "problem": reader.problem or None},

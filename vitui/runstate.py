@@ -132,6 +132,7 @@ class RunState:
         self.series: dict[str, ReducedSeries] = {}
         self.t0: float | None = None
         self.t_last: float | None = None
+        self.paused = 0.0  # seconds between the attempts of a resumed run, when it was not training
         self.state = "created"
         self.detail = ""
         self.last_error = ""
@@ -159,6 +160,9 @@ class RunState:
         self.events_seen += 1
         if self.t0 is None:
             self.t0 = event.t
+        elif isinstance(event, Status) and event.state == "running" and self.t_last is not None:
+            # The worker says "running" once, as it starts: after other events, a resumed attempt is starting.
+            self.paused += max(0.0, event.t - self.t_last)
         self.t_last = event.t
         if isinstance(event, Metric):
             if event.step >= self.last_step:
@@ -244,9 +248,10 @@ class RunState:
         return None
 
     def elapsed(self) -> float | None:
+        """Seconds the run trained: from its first event to its last, less the pauses between its attempts."""
         if self.t0 is None or self.t_last is None:
             return None
-        return self.t_last - self.t0
+        return self.t_last - self.t0 - self.paused
 
     def step_rate(self) -> float | None:
         """Steps per second over the last RATE_WINDOW_S seconds of progress events."""
@@ -331,26 +336,21 @@ def _summary_line(message: str) -> str:
     return lines[-1] if lines else ""
 
 
-def load_run_state(run_dir: Path, run: RunState | None = None, chunk: int = 5000,
-                   reader: runfolder.EventReader | None = None,
+def load_run_state(run_dir: Path, run: RunState | None = None, reader: runfolder.EventReader | None = None,
                    progress: Callable[[int, int], None] | None = None) -> RunState:
-    """A finished (or any) run's state, read from its log (into `run` when given, in chunks, so views can
+    """A finished (or any) run's state, read from its log (into `run` when given, in batches, so views can
     draw while it loads; from where `reader` starts when given). `progress` hears (bytes read, log size) after
-    each chunk."""
+    each batch."""
     info = runfolder.load_run(run_dir)
     if run is None:
         run = RunState(run_dir.name, info.config)
     if reader is None:
         reader = runfolder.EventReader(run_dir)
-    batch: list[Event] = []
-    for event in reader:
-        batch.append(event)
-        if len(batch) >= chunk:
-            run.apply(batch)
-            batch = []
-            if progress is not None:
-                progress(reader.offset, reader.size)
-    run.apply(batch)
+    for batch in reader.batches():
+        run.apply(batch)
+        if progress is not None:
+            progress(reader.offset, reader.size)
+    run.apply(())
     state = info.state
     detail = info.status.get("detail", "")
     if info.crashed and not detail:

@@ -74,7 +74,10 @@ def settings_of(config: RunConfig) -> dict[str, Any]:
 def prepare_resume(run_dir: Path, config: RunConfig) -> None:
     """The run folder set for the worker that continues it: config.json with the settings it goes on with (a longer
     run), and status "created", so that a second resume is refused until that worker holds the run's lock. The run's
-    first start and its resume count are kept."""
-    status = runfolder.load_run(run_dir).status
+    first start, its resume count, the time it lay stopped so far and when it stopped this time are kept: the
+    worker adds the pause that ends now to `paused`."""
+    info = runfolder.load_run(run_dir)
+    status = info.status
     runfolder.write_json_atomic(run_dir / runfolder.CONFIG, config.to_dict())
-    runfolder.write_status(run_dir, "created", started=status.get("started"), resumed=status.get("resumed", 0))
+    runfolder.write_status(run_dir, "created", started=status.get("started"), resumed=status.get("resumed", 0),
+                           paused=status.get("paused", 0.0), stopped_at=info.ended)

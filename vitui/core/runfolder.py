@@ -339,9 +339,12 @@ def is_locked(run_dir: Path) -> bool:
 class EventReader:
     """The events of a run's log in order, from byte `start` on: it skips lines that are not events (junk, valid
     JSON that is not a well-formed event, a torn last line) and counts them in `skipped`. `offset` is where the
-    next read should start (after the last whole line), `size` the log's size when it was opened, and `problem`
-    says why the log could not be read at all ("" when it could). With `end`, only the lines in its first `end`
-    bytes: what was written after the caller looked comes to it another way (a resumed run's queue)."""
+    next read should start (after the last whole line handed out), `size` the log's size when it was opened, and
+    `problem` says why the log could not be read at all ("" when it could). With `end`, only the lines in its first
+    `end` bytes: what was written after the caller looked comes to it another way (a resumed run's queue)."""
+
+    BATCH_EVENTS = 5000  # events per batch at most, and
+    BATCH_BYTES = 4 << 20  # bytes of lines: a batch of attention maps stays a few megabytes
 
     def __init__(self, run_dir: Path, start: int = 0, end: int | None = None):
         self.path = run_dir / EVENTS
@@ -353,6 +356,12 @@ class EventReader:
         self.problem = ""
 
     def __iter__(self) -> Iterator[Event]:
+        for batch in self.batches():
+            yield from batch
+
+    def batches(self) -> Iterator[list[Event]]:
+        """The events in lists (`offset` is past each list when it is handed out): the quick way through a long
+        log, which spends its time here, one line at a time, so the loop keeps what it uses in local names."""
         try:
             fh = jsonfile.open_regular(self.path)
         except FileNotFoundError:
@@ -363,18 +372,26 @@ class EventReader:
         with fh:
             self.size = os.fstat(fh.fileno()).st_size
             fh.seek(self.offset)
+            loads, end, offset, batch, batch_end = jsonfile.loads, self.end, self.offset, [], self.offset
             for raw in fh:
-                if self.end is not None and self.offset + len(raw) > self.end:
+                if end is not None and offset + len(raw) > end:
                     break
-                if not raw.endswith(b"\n"):
+                if raw[-1] != 10:  # no b"\n" at its end
                     self.torn = True
                     self.skipped += 1
                     break
-                self.offset += len(raw)
+                offset += len(raw)
                 try:
-                    yield event_from_dict(jsonfile.parse(raw))
-                except (ValueError, TypeError):
+                    batch.append(event_from_dict(loads(raw)))
+                except (ValueError, TypeError, RecursionError):  # not JSON, or JSON that is not an event
                     self.skipped += 1
+                if len(batch) >= self.BATCH_EVENTS or offset - batch_end >= self.BATCH_BYTES:
+                    self.offset = batch_end = offset
+                    yield batch
+                    batch = []
+            self.offset = offset
+            if batch:
+                yield batch
 
 
 def log_size(run_dir: Path) -> int:
@@ -477,7 +494,7 @@ def _typed(data: dict[str, Any], types: dict[str, type]) -> dict[str, Any]:
 
 
 STATUS_TYPES = {"state": str, "detail": str, "host": str, "pid": int, "time": Timestamp, "started": Timestamp,
-                "ended": Timestamp, "heartbeat": Timestamp}
+                "ended": Timestamp, "heartbeat": Timestamp, "resumed": int, "paused": float, "stopped_at": Timestamp}
 CONFIG_TYPES = {"task": str, "experiment": str, "model": str, "dataset": str, "model_args": dict, "log_every": int,
                 "eval_every": int, "iterations": int, "epochs": int}
 SUMMARY_TYPES = {"metrics": dict, "model": dict, "best": dict, "distributed": dict}
@@ -613,11 +630,8 @@ class RunInfo:
         return self.status.get("started")
 
     @property
-    def duration(self) -> float | None:
-        """How long the run trained: until it ended, until now while it runs, until its last event if it crashed."""
-        start = self.status.get("started")
-        if start is None:
-            return None
+    def ended(self) -> float | None:
+        """When the run stopped training: when it ended, now while it runs, its last event if it crashed."""
         end = self.status.get("ended")
         if end is None:
             state = self.state
@@ -627,8 +641,16 @@ class RunInfo:
                 if self._last_event is None:  # read once: the log of a dead run does not grow
                     self._last_event = (last_event_time(self.path),)
                 end = self._last_event[0]
-        end = end or self.status.get("time")
-        return max(0.0, (end or start) - start)
+        return end or self.status.get("time")
+
+    @property
+    def duration(self) -> float | None:
+        """How long the run trained: from its first start to its end, less the time it lay stopped between its
+        resumes (`paused`: a run preempted on Friday and resumed on Monday did not train all weekend)."""
+        start = self.status.get("started")
+        if start is None:
+            return None
+        return max(0.0, (self.ended or start) - start - self.status.get("paused", 0.0))
 
 
 def load_run(run_dir: Path) -> RunInfo:

@@ -14,7 +14,7 @@ from rich.text import Text
 
 from vitui.core import runfolder
 from vitui.comparison import config_differences, with_env
-from vitui.core.events import Evaluation, Log, System
+from vitui.core.events import Evaluation, Log, Resumed, System
 from vitui.core.runfolder import RunInfo
 from vitui.core.settings import IMAGEFOLDER, split_dataset
 from vitui.render.formats import (format_duration, format_point, format_ranks, format_start, format_value, plain,
@@ -109,17 +109,21 @@ def differences_table(runs: list[RunInfo]) -> Table:
     return table
 
 
-def read_log(run_dir: Path) -> tuple[Evaluation | None, str | None, dict[str, Any]]:
-    """The run's last evaluation, last error message and the peaks of its samples of the machine
-    (vitui.systemcharts.peaks), from one pass over its log."""
+def read_log(run_dir: Path, reader: runfolder.EventReader | None = None,
+             ) -> tuple[Evaluation | None, str | None, dict[str, Any]]:
+    """The last evaluation and error message of the run's latest attempt (a resume starts a new one: the error that
+    ended the attempt before, or its evaluation, is not this one's) and the peaks of its samples of the machine
+    (vitui.systemcharts.peaks), from one pass over its log (through `reader` when given)."""
     from vitui.systemcharts import peaks
 
     evaluation, error, samples = None, None, []
-    for event in runfolder.read_events(run_dir):
+    for event in reader if reader is not None else runfolder.EventReader(run_dir):
         if isinstance(event, Evaluation):
             evaluation = event
         elif isinstance(event, Log) and event.level == "error":
             error = event.message
+        elif isinstance(event, Resumed):
+            evaluation, error = None, None
         elif isinstance(event, System):
             samples.append(event)
     return evaluation, error, peaks(samples)

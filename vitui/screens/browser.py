@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from rich.text import Text
 
@@ -183,6 +183,9 @@ class RunsBrowserScreen(Screen):
             # Asked here, not of each highlight: a redraw passes the cursor over other rows on its way back.
             self.copied = ""
         current = self._current_info()
+        resumable = not self.marked and self.resumable(table.current_run())
+        about = "" if current is None else "  ".join(filter(None, (
+            tags_text(current), current.note and f"note: {plain(current.note, lines=True)}")))
         if not self.runs:
             hint = ""
         elif self.copied:
@@ -194,10 +197,12 @@ class RunsBrowserScreen(Screen):
         elif table.matching > len(table.shown) and table.current_run() == str(table.shown[-1].path):
             hint = (f"the first {len(table.shown)} of {table.matching:,} runs in this order: / finds the others, "
                     f"S reverses the order")
-        elif not self.marked and self.resumable(table.current_run()):
+        elif resumable and about:
+            hint = f"r resumes this run; {about}"
+        elif resumable:
             hint = "r resumes this run from its last checkpoint; enter opens it; space marks runs"
-        elif current is not None and (current.note or current.tags):
-            hint = "  ".join(filter(None, (tags_text(current), current.note and f"note: {current.note}")))
+        elif about:
+            hint = about
         elif len(self.marked) < 2:
             hint = f"space marks runs to compare ({len(self.marked)} marked); enter opens the run under the cursor"
         else:
@@ -301,6 +306,11 @@ class RunsBrowserScreen(Screen):
         self.app.push_screen(CompareScreen([Path(m) for m in self.marked]))
 
     # ---- notes, tags, delete
+    def say(self, text: str, **options: Any) -> None:
+        """A notification of untrusted text (run names, notes, tags, errors naming them): plain, never markup, so a
+        "[/]" in a tag typed or a folder renamed is shown, not parsed (which raised and ended the app)."""
+        self.notify(plain(text), markup=False, **options)
+
     def _current_info(self) -> runfolder.RunInfo | None:
         current = self.query_one(RunTable).current_run()
         return next((r for r in self.runs if str(r.path) == current), None)
@@ -311,7 +321,9 @@ class RunsBrowserScreen(Screen):
         run = self._current_info()
         if run is None:
             return
-        dialog = EditDialog(f"Note on {run.name}", run.note, "enter saves, esc cancels; an empty note clears it")
+        # Names and notes are untrusted (a folder renamed, notes.json edited by hand): plain text in the dialogs.
+        dialog = EditDialog(plain(f"Note on {run.name}"), plain(run.note),
+                            "enter saves, esc cancels; an empty note clears it")
         self.app.push_screen(dialog, lambda text: self._save(run, "note", text))
 
     def action_edit_tags(self) -> None:
@@ -320,7 +332,7 @@ class RunsBrowserScreen(Screen):
         run = self._current_info()
         if run is None:
             return
-        dialog = EditDialog(f"Tags of {run.name}", " ".join(run.tags),
+        dialog = EditDialog(plain(f"Tags of {run.name}"), tags_text(run).replace("#", ""),
                             "words separated by spaces (best baseline lr-sweep); enter saves, esc cancels")
         self.app.push_screen(dialog, lambda text: self._save(run, "tags", text))
 
@@ -331,9 +343,10 @@ class RunsBrowserScreen(Screen):
             if what == "note":
                 notes.set_note(run.path, text)
             else:
-                notes.set_tags(run.path, [t.removeprefix("#") for t in text.split()])
+                # "#best" as the hint shows tags, "+best" as `vitui runs tag` takes them: both mean the tag best
+                notes.set_tags(run.path, [t.lstrip("#+") for t in text.split()])
         except (ValueError, OSError) as exc:
-            self.notify(f"{what} not saved: {exc}", severity="error", timeout=8)
+            self.say(f"{what} not saved: {exc}", severity="error", timeout=8)
             return
         self.refresh_runs()
 
@@ -351,12 +364,12 @@ class RunsBrowserScreen(Screen):
         runs = self._to_delete()
         busy = [problem for problem in map(cleanup.live_problem, runs) if problem]
         if busy:
-            self.notify(busy[0], severity="warning", timeout=8)
+            self.say(busy[0], severity="warning", timeout=8)
             return
         if not runs:
             return
-        lines = [f"{r.name}  {status_text(r)}  {_size(r.path)}" for r in runs]
-        trash = fit_path(str(cleanup.trash_dir(self.runs_dir)), 56)
+        lines = [plain(f"{r.name}  {status_text(r)}  {_size(r.path)}") for r in runs]
+        trash = fit_path(plain(cleanup.trash_dir(self.runs_dir)), 56)
         self.app.push_screen(ConfirmDeleteDialog(lines, trash), lambda yes: self._delete(runs) if yes else None)
 
     def _delete(self, runs: list[runfolder.RunInfo]) -> None:
@@ -365,13 +378,13 @@ class RunsBrowserScreen(Screen):
             try:
                 moved = cleanup.delete_run(run.path)
             except (cleanup.RunBusy, OSError) as exc:
-                self.notify(f"{run.name} not deleted: {exc}", severity="error", timeout=8)
+                self.say(f"{run.name} not deleted: {exc}", severity="error", timeout=8)
                 continue
             self.deleted.append(cleanup.TrashedRun(moved, 0.0, run.path))
         if self.deleted:
             self.marked = []
             names = ", ".join(t.origin.name for t in self.deleted)
-            self.notify(f"deleted {names}: u brings {'them' if len(self.deleted) > 1 else 'it'} back")
+            self.say(f"deleted {names}: u brings {'them' if len(self.deleted) > 1 else 'it'} back")
         self.refresh_runs()
 
     def action_undo_delete(self) -> None:
@@ -383,10 +396,10 @@ class RunsBrowserScreen(Screen):
             try:
                 restored.append(cleanup.restore_run(self.runs_dir, trashed).name)
             except OSError as exc:
-                self.notify(str(exc), severity="error", timeout=8)
+                self.say(str(exc), severity="error", timeout=8)
         self.deleted = []
         if restored:
-            self.notify(f"restored {', '.join(restored)}")
+            self.say(f"restored {', '.join(restored)}")
         self.refresh_runs()
 
     def action_toggle_archived(self) -> None:
