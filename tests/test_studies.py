@@ -4,6 +4,7 @@ figures against the runs' summaries, the rule on the first two, bad input, the r
 from __future__ import annotations
 
 import os
+import signal
 import statistics
 import threading
 import time
@@ -12,16 +13,18 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from app_fakes import T0, write_run
 from study_fakes import FinishedStarter, figure, small_study
 from vitui.cli import app
 from vitui.core.errors import ConfigError
-from vitui.core.runfolder import load_run
+from vitui.core import stops
+from vitui.core.runfolder import load_run, write_status
 from vitui.studies.definition import (grid_points, jobs, load_study, parse_grid, resolve_jobs, study_names, sweep,
                                       with_command_line)
 from vitui.studies.folder import StudyFolder, find_study, run_mark
 from vitui.studies.report import write_report
 from vitui.studies.results import study_results
-from vitui.studies.runner import StudyRunner, plan_slots
+from vitui.studies.runner import StudyRunner, plan_slots, run_to_continue
 
 
 def run_study(tmp_path: Path, study, starter: FinishedStarter, slots=(None,)) -> tuple[StudyFolder, dict]:
@@ -85,6 +88,39 @@ def test_running_again_resumes_and_skips_completed_runs(tmp_path):
     assert third.started == []
 
 
+def test_a_run_cut_short_continues_from_its_last_checkpoint_one_without_starts_afresh(tmp_path):
+    cut = {"on": True}
+    first = FinishedStarter(fails=lambda c: cut["on"] and c.train.seed == 0)
+    folder, _ = run_study(tmp_path, small_study(), first)
+    stopped, failed = (s.run.path for s in folder.job_states()[:2])  # lr=0.1 and lr=0.3, seed 0
+    write_status(stopped, "stopped", stops.by_signal(signal.SIGTERM), started=T0, ended=T0 + 5)
+    (stopped / "checkpoints").mkdir(exist_ok=True)
+    (stopped / "checkpoints" / "last.pt").write_bytes(b"the whole training state")  # failed has no last.pt
+    cut["on"] = False
+    time.sleep(0.01)  # the second process begins after the first one took its runs
+    second = FinishedStarter()
+    run_study(tmp_path, small_study(), second)
+    assert [(c.train.lr, c.train.seed) for c in second.started] == [(0.1, 0), (0.3, 0)]
+    assert second.resumed == [stopped]
+    states = folder.job_states()
+    assert states[0].run.path == stopped and states[1].run.path not in (stopped, failed)
+    assert all(s.done for s in states)
+
+
+def test_only_an_unfinished_run_with_a_checkpoint_of_the_same_settings_is_continued(tmp_path):
+    study = small_study()
+    (job, config), (_, other) = resolve_jobs(study)[:2]
+    run = write_run(tmp_path, "20231114-221320-mlp-mnist", config, [], "failed", {})
+    assert run_to_continue(load_run(run), config) is None  # no checkpoint
+    (run / "checkpoints").mkdir()
+    (run / "checkpoints" / "last.pt").write_bytes(b"state")
+    assert run_to_continue(load_run(run), config) == run
+    assert run_to_continue(load_run(run), other) is None  # lr 0.1 there, 0.3 here
+    assert run_to_continue(None, config) is None
+    write_status(run, "running", host="elsewhere", time=T0)
+    assert load_run(run).state == "stale" and run_to_continue(load_run(run), config) is None  # may be alive
+
+
 def test_a_failing_run_is_recorded_and_the_study_goes_on(tmp_path):
     starter = FinishedStarter(fails=lambda c: c.train.lr == 0.1 and c.train.seed == 0)
     folder, finished = run_study(tmp_path, small_study(), starter)
@@ -102,7 +138,7 @@ def test_two_processes_never_take_the_same_run(tmp_path):
     taken: list[int] = []
     lock = threading.Lock()
 
-    def start(job):
+    def start(job, previous):
         time.sleep(0.005)  # a slow spawn inside the lock: the other claimant must wait, not take it too
         path = tmp_path / f"run-{job.index}"
         path.mkdir()

@@ -12,7 +12,7 @@ from vitui.render.formats import format_duration
 from vitui.render.runs import STATE_STYLES
 from vitui.studies.definition import experiments_of
 from vitui.studies.folder import JobState, StudyFolder
-from vitui.studies.results import StudyResults, format_figure, format_spread
+from vitui.studies.results import StudyResults, format_figure, format_spread, run_time
 
 STUDY_STATE_STYLES = {"running": "cyan", "complete": "green", "incomplete": "yellow", "failed": "red"}
 
@@ -65,7 +65,7 @@ def runs_table(states: list[JobState], metric: str) -> Table:
         table.add_row(str(state.job.index + 1), state.job.point.label, str(state.job.seed),
                       Text(state.state, style=STATE_STYLES.get(state.state, "")),
                       format_figure(metric, value) if isinstance(value, (int, float)) else "-",
-                      format_duration(run.duration) if run is not None else "-", run.name if run is not None else "-")
+                      format_duration(run_time(run)) if run is not None else "-", run.name if run is not None else "-")
     return table
 
 

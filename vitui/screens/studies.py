@@ -23,7 +23,7 @@ from vitui.render.studies import STUDY_STATE_STYLES, reference_line, results_tab
 from vitui.screens.run import Panels
 from vitui.screens.study_dialogs import StudyPickerDialog
 from vitui.studies.folder import StudyFolder, list_studies
-from vitui.studies.results import format_figure
+from vitui.studies.results import format_figure, run_time
 from vitui.studies.watch import StudyChart, StudyWatch
 from vitui.widgets.charts import MetricChart
 
@@ -259,7 +259,7 @@ def run_row(state: "JobState", run: "RunState | None", metric: str) -> list:
     return [str(state.job.index + 1), state.job.point.label, str(state.job.seed),
             Text(state.state, style=STATE_STYLES.get(state.state, "")), progress_text(state.state, run),
             format_figure(metric, figure) if isinstance(figure, (int, float)) else "-",
-            format_duration(info.duration) if info is not None else "-", info.name if info is not None else "-"]
+            format_duration(run_time(info)) if info is not None else "-", info.name if info is not None else "-"]
 
 
 def progress_text(state: str, run: "RunState | None") -> str:

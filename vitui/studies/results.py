@@ -15,6 +15,7 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
+from vitui.core.runfolder import RunInfo
 from vitui.studies.definition import Point, Study, grid_points
 from vitui.studies.folder import JobState, StudyFolder
 
@@ -103,6 +104,13 @@ def summary_figure(summary: dict[str, Any], metric: str) -> float | None:
     return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 
 
+def run_time(run: RunInfo) -> float | None:
+    """How long a run trained: its summary's `time` (the training loop's own clock, which a resumed run carries on
+    from its checkpoint) once it has one; else the run folder's start to end, which counts a resumed run's pause."""
+    value = summary_figure(run.summary, "time")
+    return value if value is not None else run.duration
+
+
 def study_results(folder: StudyFolder) -> StudyResults:
     """The study's table from its runs' summary.json files (only completed runs count)."""
     study = folder.study
@@ -126,8 +134,9 @@ def study_results(folder: StudyFolder) -> StudyResults:
             best_value = (summary.get("best") or {}).get("value")
             if isinstance(best_value, (int, float)) and math.isfinite(best_value):
                 best.values.append(float(best_value))
-            if state.run.duration is not None:
-                took.values.append(state.run.duration)
+            took_s = run_time(state.run)
+            if took_s is not None:
+                took.values.append(took_s)
         rows.append(PointResult(point, point_jobs, final, best, took, study.reference.get(point.label)))
     up = higher_is_better(metric)
     rows.sort(key=lambda r: (r.final.mean is None, -(r.final.mean or 0.0) if up else (r.final.mean or 0.0)))
