@@ -19,6 +19,7 @@ from vitui.cli import app
 from vitui.core.errors import ConfigError
 from vitui.core import stops
 from vitui.core.runfolder import load_run, write_status
+from vitui.render.studies import study_state
 from vitui.studies.definition import (grid_points, jobs, load_study, parse_grid, resolve_jobs, study_names, sweep,
                                       with_command_line)
 from vitui.studies.folder import StudyFolder, find_study, run_mark
@@ -96,6 +97,7 @@ def test_a_run_cut_short_continues_from_its_last_checkpoint_one_without_starts_a
     write_status(stopped, "stopped", stops.by_signal(signal.SIGTERM), started=T0, ended=T0 + 5)
     (stopped / "checkpoints").mkdir(exist_ok=True)
     (stopped / "checkpoints" / "last.pt").write_bytes(b"the whole training state")  # failed has no last.pt
+    assert study_state(folder, folder.job_states()) == "incomplete"  # a stopped run is still to do
     cut["on"] = False
     time.sleep(0.01)  # the second process begins after the first one took its runs
     second = FinishedStarter()
@@ -127,6 +129,7 @@ def test_a_failing_run_is_recorded_and_the_study_goes_on(tmp_path):
     assert len(starter.started) == 6  # the first run failed; the five after it ran
     states = folder.job_states()
     assert [s.state for s in states] == ["failed"] + ["completed"] * 5
+    assert study_state(folder, states) == "failed"
     results = study_results(folder)
     low = next(r for r in results.rows if r.point.label == "lr=0.1")
     assert (low.done, low.final.n) == (2, 2)  # the failed seed counts in neither mean nor spread

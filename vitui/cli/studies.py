@@ -96,12 +96,11 @@ def start(chosen: "Study", parallel: Optional[int], no_tui: bool, print_commands
     folder = StudyFolder.create(folder_runs, chosen)
     if not no_tui and is_terminal():
         from vitui.app import run_app
-        from vitui.studies.process import start_study_process, study_farewell
+        from vitui.studies.process import start_study_process
 
         start_study_process(folder, folder_runs, data_dir, parallel)
-        code = run_app(runs_dir=folder_runs, data_dir=data_dir, study=folder.path)
-        typer.echo(study_farewell(folder))
-        raise typer.Exit(code)
+        # The app prints where the study stands when it ends.
+        raise typer.Exit(run_app(runs_dir=folder_runs, data_dir=data_dir, study=folder.path))
     if not no_tui:
         typer.echo("vitui: no terminal for the dashboard, running the study headless (--no-tui skips this note)",
                    err=True)

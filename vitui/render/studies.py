@@ -70,12 +70,13 @@ def runs_table(states: list[JobState], metric: str) -> Table:
 
 
 def study_state(folder: StudyFolder, states: list[JobState]) -> str:
-    """running (a process is on it), complete (every run completed), failed (all done, some failed), or incomplete."""
+    """running (a process is on it), complete (every run completed), failed (every run ended, and those that did
+    not complete failed), or incomplete (runs pending or stopped: running the study again goes on with them)."""
     if folder.runners() or any(s.state in ("created", "running") for s in states):
         return "running"
     if all(s.done for s in states):
         return "complete"
-    if all(s.run is not None for s in states):
+    if all(s.done or s.state == "failed" for s in states):
         return "failed"
     return "incomplete"
 
