@@ -114,6 +114,8 @@ async def test_w_in_the_launcher_turns_a_setting_into_a_list_of_values(tmp_path)
         await pilot.press("5", "0", "escape", "w")  # typing replaces the old value; esc leaves the field for the list
         await wait_until(pilot, lambda: isinstance(app.screen, SweepDialog), what="the sweep dialog")
         dialog = app.screen
+        box = dialog.query_one(".study-box").region
+        assert (box.x, box.y) == ((SIZE[0] - box.width) // 2, (SIZE[1] - box.height) // 2)  # centred, not at the top
         dialog.query_one("#sweep-setting").value = "lr"
         await pilot.press(*"0.1,0.2", "tab", "backspace", "3", "enter")
         await wait_until(pilot, lambda: starts.folders, what="the sweep's start")
