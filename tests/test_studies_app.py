@@ -52,6 +52,7 @@ async def test_the_studies_screen_shows_the_table_the_runs_and_the_chart(tmp_pat
         await wait_until(pilot, lambda: "81.00% ± 1.00" in screen_text(app), what="the study's table")
         text = screen_text(app)
         assert f"complete     6/6   {folder.id}" in text
+        assert " mlp-mnist: lr × 3 seeds" in text  # no description: what it varies, not its id again
         assert text.index("lr=0.3") < text.index("lr=0.1")  # best first
         assert "81.50%" in text  # the reference figure beside its point
         assert "lr=0.3 leads lr=0.1 by 20.00 points" in text.replace("\n", " ").replace("  ", " ")

@@ -10,7 +10,7 @@ from rich.text import Text
 
 from vitui.render.formats import format_duration
 from vitui.render.runs import STATE_STYLES
-from vitui.studies.definition import experiments_of
+from vitui.studies.definition import Study, experiments_of
 from vitui.studies.folder import JobState, StudyFolder
 from vitui.studies.results import StudyResults, format_figure, format_spread, run_time
 
@@ -89,8 +89,17 @@ def studies_table(folders: list[StudyFolder]) -> Table:
         states = folder.job_states()
         state = study_state(folder, states)
         done = sum(1 for s in states if s.done)
-        study = folder.study
-        varies = ", ".join([*(["points"] if study.points else []), *study.grid]) or "-"
         table.add_row(folder.id, Text(state, style=STUDY_STATE_STYLES.get(state, "")), f"{done}/{len(states)}",
-                      experiments_of(study), f"{varies} × {len(study.seeds)} seed{'s' if len(study.seeds) != 1 else ''}")
+                      experiments_of(folder.study), varies_text(folder.study))
     return table
+
+
+def varies_text(study: Study) -> str:
+    """What a study varies: "lr × 3 seeds", "points, lr × 1 seed"."""
+    varies = ", ".join([*(["points"] if study.points else []), *study.grid]) or "-"
+    return f"{varies} × {len(study.seeds)} seed{'s' if len(study.seeds) != 1 else ''}"
+
+
+def study_heading(study: Study) -> str:
+    """A study in one line: its description, or for a sweep (which has none) its experiment and what it varies."""
+    return study.description or f"{experiments_of(study)}: {varies_text(study)}"

@@ -19,7 +19,7 @@ from textual.widgets.option_list import Option
 from vitui.messages import OpenRun, StopStudy, StudyRequested
 from vitui.render.formats import format_duration
 from vitui.render.runs import STATE_STYLES
-from vitui.render.studies import STUDY_STATE_STYLES, reference_line, results_table, study_state
+from vitui.render.studies import STUDY_STATE_STYLES, reference_line, results_table, study_heading, study_state
 from vitui.screens.run import Panels
 from vitui.screens.study_dialogs import StudyPickerDialog
 from vitui.studies.folder import StudyFolder, list_studies
@@ -188,8 +188,7 @@ class StudiesScreen(Screen):
         results = watch.results
         assert results is not None
         study = watch.folder.study
-        self.query_one("#study-line", Static).update(Text(study.description or watch.folder.id, overflow="ellipsis",
-                                                          no_wrap=True))
+        self.query_one("#study-line", Static).update(Text(study_heading(study), overflow="ellipsis", no_wrap=True))
         notes = [Text(line) for line in (results.verdict(), reference_line(results)) if line]
         self.query_one("#study-results", Static).update(Group(results_table(results), *notes))
         self.show_runs(watch, results.metric)
