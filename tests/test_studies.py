@@ -202,6 +202,12 @@ def test_the_first_two_are_compared_with_the_spread_across_seeds(tmp_path):
     assert "no spread across seeds to compare the gap with" in study_results(folder).verdict()
 
 
+def test_a_metric_no_run_records_is_named_with_those_they_do(tmp_path):
+    folder, _ = run_study(tmp_path, small_study(metric="test_acc_typo"), FinishedStarter())
+    assert study_results(folder).verdict() == ("no completed run recorded test_acc_typo; their summaries have test_acc, "
+                                               "time, train_acc: give one of these as the metric (--metric for a sweep)")
+
+
 # --------------------------------------------------------------------------- definitions and bad input
 
 def test_the_ready_studies_expand_and_check():

@@ -165,6 +165,11 @@ def format_spread(metric: str, spread: Spread) -> str:
 def spread_verdict(results: StudyResults) -> str:
     """Does the gap between the first two points exceed the spread across seeds? (rule in the module docstring)"""
     ranked = [r for r in results.rows if r.final.mean is not None]
+    if not ranked and results.done:  # a metric no run records (a typo in --metric): say which ones they do
+        names = sorted({name for s in results.jobs if s.done and s.run is not None
+                        for name in (s.run.summary.get("metrics") or {})})
+        return (f"no completed run recorded {results.metric}; their summaries have {', '.join(names) or 'no figures'}:"
+                f" give one of these as the metric (--metric for a sweep)")
     if len(ranked) < 2:
         return ""
     first, second = ranked[0], ranked[1]
