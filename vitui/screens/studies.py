@@ -85,7 +85,7 @@ class StudiesScreen(Screen):
         Binding("p", "next_panel", "panel"),
         Binding("n", "new_study", "new study"),
         Binding("s", "stop_study", "stop study"),
-        Binding("r", "resume_study", "resume", show=False),
+        Binding("r", "resume_study", "resume"),
     ]
     AUTO_FOCUS = "#study-list"
 
