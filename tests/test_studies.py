@@ -144,10 +144,11 @@ def test_two_processes_never_take_the_same_run(tmp_path):
     def start(job, previous):
         time.sleep(0.005)  # a slow spawn inside the lock: the other claimant must wait, not take it too
         path = tmp_path / f"run-{job.index}"
-        path.mkdir()
-        (path / "status.json").write_text('{"state": "running", "host": "elsewhere"}')
         with lock:
             taken.append(job.index)
+        path.mkdir(exist_ok=True)
+        # running on another host, its heart beating: not stale, so no claimant takes it again
+        write_status(path, "running", host="elsewhere")
         return path
 
     def claimant():
