@@ -198,9 +198,15 @@ def test_the_first_two_are_compared_with_the_spread_across_seeds(tmp_path):
     folder, _ = run_study(tmp_path, close, FinishedStarter())
     assert "within the spread across seeds" in study_results(folder).verdict()
 
+    cut = small_study(name="cut")
+    folder, _ = run_study(tmp_path, cut, FinishedStarter(fails=lambda c: c.train.lr == 0.3 and c.train.seed > 0))
+    assert study_results(folder).verdict().endswith("lr=0.3 has 1 completed seed: no spread across seeds to compare "
+                                                    "the gap with (2 more of its 3 seeds to complete)")
+
     one = small_study(name="one", seeds=[0])
     folder, _ = run_study(tmp_path, one, FinishedStarter())
-    assert "no spread across seeds to compare the gap with" in study_results(folder).verdict()
+    assert study_results(folder).verdict().endswith("no spread across seeds to compare the gap with (run with "
+                                                    "--repeat 3 or more)")
 
 
 def test_a_metric_no_run_records_is_named_with_those_they_do(tmp_path):

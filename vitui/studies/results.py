@@ -179,8 +179,11 @@ def spread_verdict(results: StudyResults) -> str:
             f"of {metric}")
     if first.final.sd is None or second.final.sd is None:
         few = first if first.final.sd is None else second
+        seeds = len(results.study.seeds)
+        advice = (f"{seeds - few.final.n} more of its {seeds} seeds to complete" if seeds > 1 else
+                  "run with --repeat 3 or more")
         return (f"{head}; {few.point.label} has {few.final.n} completed seed{'s' if few.final.n != 1 else ''}: no "
-                f"spread across seeds to compare the gap with (run with --repeat 3 or more)")
+                f"spread across seeds to compare the gap with ({advice})")
     spread = first.final.sd + second.final.sd
     seeds = f"{min(first.final.n, second.final.n)}" if first.final.n == second.final.n else \
         f"{first.final.n} and {second.final.n}"
