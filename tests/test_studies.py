@@ -265,6 +265,27 @@ def test_print_commands_prints_one_vitui_run_line_per_run(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+def test_vitui_study_in_a_terminal_starts_the_study_unless_it_runs_already(tmp_path, monkeypatch):
+    import vitui.app
+    import vitui.cli.studies
+    import vitui.studies.process
+
+    started = []
+    monkeypatch.setattr(vitui.cli.studies, "is_terminal", lambda *_: True)
+    monkeypatch.setattr(vitui.studies.process, "start_study_process", lambda folder, *_: started.append(folder.id))
+    monkeypatch.setattr(vitui.app, "run_app", lambda **_: 0)  # the dashboard would follow the study from its folder
+    args = ["sweep", "mlp-mnist", "--grid", "lr=0.1,0.3", "--runs-dir", str(tmp_path)]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    folder = find_study(tmp_path, "sweep-mlp-mnist")
+    assert started == [folder.id]
+    folder.add_runner()  # as the process started above would, while it runs
+    try:
+        assert CliRunner().invoke(app, args).exit_code == 0
+        assert started == [folder.id]  # followed, not started a second time
+    finally:
+        folder.remove_runner()
+
+
 def test_studies_list_and_show_in_json(tmp_path):
     import json
 

@@ -98,7 +98,8 @@ def start(chosen: "Study", parallel: Optional[int], no_tui: bool, print_commands
         from vitui.app import run_app
         from vitui.studies.process import start_study_process
 
-        start_study_process(folder, folder_runs, data_dir, parallel)
+        if not folder.runners():  # a study running already (in the background, or another terminal) is followed
+            start_study_process(folder, folder_runs, data_dir, parallel)
         # The app prints where the study stands when it ends.
         raise typer.Exit(run_app(runs_dir=folder_runs, data_dir=data_dir, study=folder.path))
     if not no_tui:
