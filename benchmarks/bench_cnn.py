@@ -8,7 +8,11 @@ take turns (plain, vitui, plain, vitui, ...) so a busy machine slows both alike;
 the best epoch of each counts: with two epochs each side is timed warm (the first epoch of a fresh
 process pays for allocator growth and kernel set-up). Target: vitui >= 0.98 of the plain loop.
 
-    python benchmarks/bench_cnn.py [--rounds 2] [--epochs 2] [--device cpu] [--data-dir DIR]
+--amp bf16 runs both sides under bf16 autocast (vitui's default for the CNNs on a CPU with bf16
+instructions), --amp off both in float32; either way both keep the model channels-last, as vitui does, so
+the ratio measures what vitui's loop costs, not what its settings gain.
+
+    python benchmarks/bench_cnn.py [--rounds 2] [--epochs 2] [--device cpu] [--amp off|bf16] [--data-dir DIR]
 """
 
 from __future__ import annotations
@@ -31,13 +35,14 @@ from runners.data import load_dataset, split  # noqa: E402
 from runners.models.cnn import CNN  # noqa: E402
 
 
-def plain_epoch_rate(x: np.ndarray, y: np.ndarray, device: str, epochs: int, batch: int = 128) -> float:
+def plain_epoch_rate(x: np.ndarray, y: np.ndarray, device: str, epochs: int, amp: str, batch: int = 128) -> float:
     """A hand-written loop: tensors on the device, shuffle, crop/flip, normalise, Adam. Returns best img/s."""
     torch.manual_seed(0)
     xs, ys = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
     mean = xs.reshape(-1, 3).float().mean(0)
     std = xs.reshape(-1, 3).float().std(0)
     model = CNN(in_channels=3, num_classes=10, image_size=32, batchnorm=True).to(device)
+    model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     best = 0.0
     n = len(xs)
@@ -56,7 +61,9 @@ def plain_epoch_rate(x: np.ndarray, y: np.ndarray, device: str, epochs: int, bat
             cols = torch.where(torch.rand(b, 1, device=device) < 0.5, cols.flip(1), cols)
             xb = padded[torch.arange(b, device=device)[:, None, None], rows[:, :, None], cols[:, None, :]]
             inputs = ((xb.float() - mean) / std).permute(0, 3, 1, 2)
-            loss = F.cross_entropy(model(inputs), yb)
+            with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=amp == "bf16"):
+                logits = model(inputs)
+            loss = F.cross_entropy(logits.float(), yb)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -70,6 +77,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=2, help="epochs per side and round; the best (warm) one counts")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--amp", default="off", choices=("off", "bf16"), help="both sides in float32 or bf16 autocast")
     parser.add_argument("--archive", type=Path, default=shared_data() / "cifar10-jpeg-train.tar.gz")
     parser.add_argument("--data-dir", type=Path, default=Path.home() / ".cache" / "vitui")
     parser.add_argument("--plain-child", action="store_true", help=argparse.SUPPRESS)
@@ -79,20 +87,22 @@ def main() -> None:
     source = load_dataset(dataset, args.data_dir)  # decodes once and fills the cache both sides use
     parts = split(source, 0.1, seed=0)
     if args.plain_child:  # one plain-loop measurement in this fresh process
-        print(plain_epoch_rate(parts.train_x, parts.train_y, args.device, args.epochs))
+        print(plain_epoch_rate(parts.train_x, parts.train_y, args.device, args.epochs, args.amp))
         return
-    print(f"data: {len(parts.train_x)} training images, batch 128, device {args.device}, "
+    print(f"data: {len(parts.train_x)} training images, batch 128, device {args.device}, amp {args.amp}, "
           f"torch threads {torch.get_num_threads()}")
     plain, ours = [], []
     runs = temp_runs()
     for round_ in range(1, args.rounds + 1):
         child = subprocess.run([sys.executable, __file__, "--plain-child", "--epochs", str(args.epochs), "--device",
-                                args.device, "--archive", str(args.archive), "--data-dir", str(args.data_dir)],
+                                args.device, "--amp", args.amp, "--archive", str(args.archive), "--data-dir",
+                                str(args.data_dir)],
                                capture_output=True, text=True, env={**os.environ, "VITUI_OFFLINE": "1"}, check=True)
         plain.append(float(child.stdout.strip().splitlines()[-1]))
         _, run_dir = run_vitui(["cnn-bn-cifar10", "--data-dir", str(args.data_dir), "--set", f"dataset={dataset}",
                                 "--set", f"epochs={args.epochs}", "--set", "batch_size=128", "--set", "optimizer=adam",
-                                "--set", "misclassified=0", "--device", args.device, "--seed", "0"], runs)
+                                "--set", "misclassified=0", "--set", f"amp={args.amp}", "--device", args.device,
+                                "--seed", "0"], runs)
         ours.append(max(row["img/s"] for row in epoch_metrics(run_dir)))
         print(f"round {round_}: plain {plain[-1]:8.1f} img/s   vitui {ours[-1]:8.1f} img/s")
     best_plain, best_ours = max(plain), max(ours)

@@ -1,5 +1,8 @@
 """Provides ViT attention as data: class-token maps per layer and head, attention rollout, and the probe event.
 
+A ViT with sequence pooling has no class token: its maps are what the pooled token would attend to (each
+token's attention row, weighted by how much the pooling reads that token), and the pooling weights themselves.
+
 The probe runs the model's explicit attention pass on a few fixed validation images, in eval mode
 and without gradients, so training itself keeps the fused kernel and pays only for these few images.
 """
@@ -47,6 +50,22 @@ def rollout_maps(weights: torch.Tensor, grid: int) -> torch.Tensor:
     return joint[:, 0, 1:].reshape(-1, grid, grid)
 
 
+def pooled_maps(weights: torch.Tensor, pooling: torch.Tensor, grid: int) -> torch.Tensor:
+    """(depth, B, heads, N, N) weights and (B, N) pooling weights -> (B, depth, heads, grid, grid).
+
+    Each token's attention row weighted by its pooling weight: a convex mix of softmax rows, so each map sums to 1.
+    """
+    depth, b, heads, n, _ = weights.shape
+    maps = torch.einsum("bq,lbhqk->blhk", pooling.to(weights.dtype), weights)
+    return maps.reshape(b, depth, heads, grid, grid)
+
+
+def pooled_rollout_maps(weights: torch.Tensor, pooling: torch.Tensor, grid: int) -> torch.Tensor:
+    """(depth, B, heads, N, N), (B, N) -> (B, grid, grid): the rollout read through the pooling weights."""
+    joint = rollout(weights)
+    return torch.einsum("bq,bqk->bk", pooling.to(joint.dtype), joint).reshape(-1, grid, grid)
+
+
 def choose_probes(labels: np.ndarray, count: int) -> np.ndarray:
     """Indices of `count` fixed images, one class after another (the first image of class 0, 1, ...), so probes differ."""
     labels = np.asarray(labels)
@@ -89,14 +108,18 @@ class AttentionProbe:
         was_training = model.training
         model.eval()
         try:
-            logits, weights = model.forward_with_attention(self.prepare(self.images).float())
+            logits, weights, pooling = model.forward_with_attention(self.prepare(self.images).float())
         finally:
             model.train(was_training)
         grid = model.grid
+        if pooling is None:
+            maps, rolled, pooled = class_token_maps(weights, grid), rollout_maps(weights, grid), []
+        else:
+            maps, rolled = pooled_maps(weights, pooling, grid), pooled_rollout_maps(weights, pooling, grid)
+            pooled = rounded(pooling.reshape(-1, grid, grid))
         return Attention(step=step, grid=grid, labels=self.labels.cpu().tolist(),
                          predictions=logits.argmax(1).cpu().tolist(), class_names=self.class_names,
-                         images=self._image_lists, maps=rounded(class_token_maps(weights, grid)),
-                         rollout=rounded(rollout_maps(weights, grid)))
+                         images=self._image_lists, maps=rounded(maps), rollout=rounded(rolled), pooling=pooled)
 
 
 def make_probe(splits, count: int, class_names: list[str], prepare: Callable[[torch.Tensor], torch.Tensor],

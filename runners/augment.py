@@ -1,7 +1,7 @@
 """Provides batched, on-device image augmentation and normalisation for uint8 NHWC batches.
 
-Everything here works on a whole batch with tensor ops on the batch's device, so training on a GPU
-does no per-image CPU work.
+Everything here works on a whole batch with tensor ops on the batch's device and fixed shapes, so training on a
+GPU does no per-image CPU work and torch.compile can take it into the training step.
 """
 
 from __future__ import annotations
@@ -9,23 +9,46 @@ from __future__ import annotations
 import torch
 
 
-def random_crop_flip(x: torch.Tensor, *, pad: int = 4, flip: bool = True, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Random crop of the zero-padded batch back to its size, and random horizontal flips.
+def shifted_index(size: int, shift: torch.Tensor, reflect: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Source positions of a row (or column) shifted by `shift` (B, 1) pixels: (B, size) indices and which are inside.
 
-    x: (B, H, W, C) uint8. One gather builds all crops: row/column indices per image into the padded batch.
+    Outside the image a position either mirrors back in (reflect) or is marked outside, to be zero (the crop of a
+    zero-padded image, without building the padded copy).
     """
-    b, h, w, c = x.shape
+    pos = torch.arange(size, device=shift.device)[None, :] + shift
+    if reflect:
+        pos = (size - 1) - ((size - 1) - pos.abs()).abs()  # -1 -> 1, size -> size - 2
+    inside = (pos >= 0) & (pos < size)
+    return pos.clamp(0, size - 1), inside
+
+
+def random_crop_flip(x: torch.Tensor, flips: torch.Tensor | None = None, *, pad: int = 4,
+                     reflect: bool = False) -> torch.Tensor:
+    """Random shifts of up to `pad` pixels each way, and horizontal flips.
+
+    x: (B, H, W, C) uint8. A shift is a random crop of the padded image back to its size: zero padding, or the
+    image mirrored at its edges with reflect. flips (B,) bool says which images to mirror; None mirrors each
+    with probability 1/2. One gather builds all crops.
+    """
+    b, h, w, _ = x.shape
     dev = x.device
-    padded = torch.nn.functional.pad(x, (0, 0, pad, pad, pad, pad))  # pads W and H, not C
-    dy = torch.randint(0, 2 * pad + 1, (b, 1), device=dev, generator=generator)
-    dx = torch.randint(0, 2 * pad + 1, (b, 1), device=dev, generator=generator)
-    rows = torch.arange(h, device=dev)[None, :] + dy  # (B, H)
-    cols = torch.arange(w, device=dev)[None, :] + dx  # (B, W)
-    if flip:
-        flipped = torch.rand(b, 1, device=dev, generator=generator) < 0.5
-        cols = torch.where(flipped, cols.flip(1), cols)
+    rows, rows_in = shifted_index(h, torch.randint(-pad, pad + 1, (b, 1), device=dev), reflect)
+    cols, cols_in = shifted_index(w, torch.randint(-pad, pad + 1, (b, 1), device=dev), reflect)
+    if flips is None:
+        flips = torch.rand(b, device=dev) < 0.5
+    cols, cols_in = torch.where(flips[:, None], cols.flip(1), cols), torch.where(flips[:, None], cols_in.flip(1), cols_in)
     batch = torch.arange(b, device=dev)[:, None, None]
-    return padded[batch, rows[:, :, None], cols[:, None, :]]  # (B, H, W, C)
+    out = x[batch, rows[:, :, None], cols[:, None, :]]  # (B, H, W, C)
+    if reflect:
+        return out
+    return out * (rows_in[:, :, None] & cols_in[:, None, :])[..., None].to(out.dtype)
+
+
+def alternating_flips(count: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
+    """One random bit per training image for alternating flips (Jordan 2024): an image is mirrored in the epochs of
+    one parity and not in the others, so every two epochs show each image both ways (random flips repeat a side
+    half the time)."""
+    return torch.rand(count, generator=generator, device=device) < 0.5
 
 
 def normalise(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:

@@ -26,13 +26,17 @@ TINY: dict[str, dict[str, str]] = {
                        "threads": "1", "misclassified": "8"},
     "vit-cifar10": {"epochs": "2", "batch_size": "50", "dim": "32", "depth": "2", "heads": "2", "log_every": "2",
                     "warmup_epochs": "0", "attention_every": "3", "threads": "1", "misclassified": "8"},
+    "airbench-cifar10": {"epochs": "2", "batch_size": "50", "width1": "8", "width2": "16", "width3": "16",
+                         "log_every": "2", "threads": "1", "misclassified": "8"},
+    "vit-cifar10-fast": {"epochs": "2", "batch_size": "50", "dim": "32", "depth": "2", "heads": "2", "log_every": "2",
+                         "warmup_epochs": "0", "attention_every": "3", "threads": "1", "misclassified": "8"},
     "rnn-dinos": {"iterations": "3000", "sample_every": "500", "eval_every": "1000", "log_every": "100"},
     "lstm-dinos": {"iterations": "30", "sample_every": "10", "eval_every": "10", "log_every": "5", "hidden": "16",
                    "batch_size": "16"},
     "gru-dinos": {"iterations": "30", "sample_every": "10", "eval_every": "10", "log_every": "5", "hidden": "16",
                   "batch_size": "16"},
 }
-CIFAR_EXPERIMENTS = ("cnn-cifar10", "cnn-bn-cifar10", "vit-cifar10")
+CIFAR_EXPERIMENTS = ("cnn-cifar10", "cnn-bn-cifar10", "vit-cifar10", "airbench-cifar10", "vit-cifar10-fast")
 
 # The extra tabs each experiment's run must fill (beyond charts, log, results and config).
 EXTRA_TABS: dict[str, tuple[str, ...]] = {
@@ -40,6 +44,8 @@ EXTRA_TABS: dict[str, tuple[str, ...]] = {
     "cnn-cifar10": ("mistakes",),
     "cnn-bn-cifar10": ("mistakes",),
     "vit-cifar10": ("attention", "mistakes"),
+    "airbench-cifar10": ("mistakes",),
+    "vit-cifar10-fast": ("attention", "mistakes"),
     "rnn-dinos": ("names",),
     "lstm-dinos": ("names",),
     "gru-dinos": ("names",),

@@ -200,6 +200,19 @@ async def test_quit_can_stop_the_run_and_is_gone_at_once(tmp_path, starter):
 
 
 @run_async
+async def test_a_run_that_ends_while_the_quit_dialog_asks_lets_the_app_quit(tmp_path, starter):
+    fake = starter(mlp_script())
+    app = make_app(tmp_path, start_run=fake, config=resolve("mlp-mnist"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, LiveRunScreen))
+        await pilot.press("q")
+        assert isinstance(app.screen, QuitDialog)
+        fake.workers[0].finish()  # the run completes while the dialog asks whether to leave it running
+        await wait_until(pilot, lambda: not app.is_running, what="the app to quit once nothing is left to ask")
+    assert app.return_code == 0 and session_of(app).run.state == "completed"
+
+
+@run_async
 async def test_quit_without_running_runs_exits_at_once(tmp_path, starter):
     fake = starter(mlp_script(), hold=False)
     app = make_app(tmp_path, start_run=fake, config=resolve("mlp-mnist"))

@@ -93,7 +93,7 @@ def test_run_labels_tell_apart_runs_of_one_experiment(tmp_path):
 def test_form_fields_key_settings_first():
     config = resolve("cnn-bn-cifar10")
     names = [spec.name for spec in forms.form_fields(config)]
-    assert names[:6] == ["epochs", "batch_size", "optimizer", "lr", "device", "seed"]
+    assert names[:7] == ["epochs", "batch_size", "optimizer", "lr", "device", "gpus", "seed"]
     assert "model" not in names and "dataset" not in names
     optimizer = next(s for s in forms.form_fields(config) if s.name == "optimizer")
     assert optimizer.kind == "choice" and "adamw" in optimizer.choices

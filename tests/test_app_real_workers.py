@@ -73,7 +73,7 @@ def where_it_stands(app) -> str:
     workers = [(w.description, w.state.name, str(w.error or "")) for w in app.workers]
     return (f"worker pid {getattr(process, 'pid', None)} alive {session.source.alive} exit {getattr(process, 'exitcode', None)}; "
             f"events seen {session.run.events_seen}, state {session.run.state}; app workers {workers}; "
-            f"the app said {[n.message for n in app._notifications]}")
+            f"the app said {[n.message for n in app._notifications]}; its threads that failed {app.worker_errors}")
 
 
 # Each tab's pane id and a word its content shows once the run has ended (not its placeholder).

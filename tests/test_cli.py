@@ -108,7 +108,7 @@ def test_runs_compare_never_prints_a_loss_as_a_percent(tmp_path, mnist_small):
               "--set", "iterations=400", "--set", "eval_every=200", "--set", "log_every=100")
     result = run_vitui("runs", "compare", "mlp-mnist", "rnn-dinos", "--runs-dir", str(tmp_path))
     assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
+    lines = result.stdout.split("settings that differ")[0].splitlines()  # the figures, not the settings below
     rows = {model: " ".join(lines[i:i + 2]) for i, line in enumerate(lines) for model in ("mlp-numpy", "rnn-numpy")
             if model in line}  # a row is two lines: the figure over its name, the iteration over the time
     assert "train_acc" in rows["mlp-numpy"] and "%" in rows["mlp-numpy"] and "iteration 20" in rows["mlp-numpy"]

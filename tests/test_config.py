@@ -3,7 +3,7 @@
 import pytest
 
 from vitui.core.errors import ConfigError
-from vitui.core.experiments import RunConfig, experiment_names, resolve
+from vitui.core.experiments import RunConfig, detected_device, experiment_names, resolve
 from vitui.core.settings import parse_overrides
 
 
@@ -54,3 +54,25 @@ def test_parse_overrides_rejects_missing_equals():
 def test_switching_model_drops_arguments_it_does_not_take():
     run = resolve("mlp-mnist", {"model": "cnn"})
     assert run.task == "image" and run.model_args.dropout_fc == 0.5
+
+
+def test_a_device_table_applies_on_its_device_and_overrides_still_win(tmp_path, monkeypatch):
+    (tmp_path / "x.toml").write_text('model = "cnn"\ndataset = "mnist"\nbatch_size = 128\n\n'
+                                     '[cuda]\nbatch_size = 1024\nlr = 0.004\n\n[cuda.model_args]\nwidth = 64\n')
+    monkeypatch.setenv("VITUI_CONFIGS", str(tmp_path))
+    assert resolve("x", {"device": "cpu"}).train.batch_size == 128
+    on_gpu = resolve("x", {"device": "cuda"})
+    assert on_gpu.train.batch_size == 1024 and on_gpu.train.lr == 0.004 and on_gpu.model_args.width == 64
+    assert resolve("x", {"device": "cuda", "batch_size": "64"}).train.batch_size == 64
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # no GPU for this process: auto trains on the CPU
+    assert detected_device() == "cpu" and resolve("x").train.batch_size == 128
+    with pytest.raises(ConfigError, match="unknown setting 'batchsize'"):
+        (tmp_path / "y.toml").write_text('model = "cnn"\ndataset = "mnist"\n[cuda]\nbatchsize = 1\n')
+        resolve("y", {"device": "cuda"})
+
+
+def test_compile_takes_the_old_true_and_false():
+    assert resolve("cnn-cifar10", {"compile": "true"}).train.compile == "on"
+    assert RunConfig.from_dict({**resolve("cnn-cifar10").to_dict(), "compile": False}).train.compile == "off"
+    with pytest.raises(ConfigError, match="choose one of auto, on, off"):
+        resolve("cnn-cifar10", {"compile": "sometimes"})

@@ -83,11 +83,12 @@ def test_nan_at_step_n_fails_the_run_and_keeps_the_last_good_checkpoint(mnist_sm
 @pytest.mark.slow
 def test_the_cnn_at_lr_100_fails_at_its_first_nan_with_exit_1_and_advice(cifar_small, tmp_path):
     # Plain SGD at lr 100 blows up within a few steps (Adam's steps are bounded by lr, so with tiny data it stays
-    # finite, if useless).
+    # finite, if useless). Without dropout: with it, some draws zero enough units that the loss only soars to 1e6
+    # and falls back (seen for one seed in two); without it every seed tried went to NaN by step 6.
     result = run_vitui("run", "cnn-cifar10", "--no-tui", "--runs-dir", str(tmp_path), "--set",
                        f"dataset=imagefolder:{cifar_small}", "--set", "optimizer=sgd", "--set", "lr=100", "--set",
                        "epochs=2", "--set", "batch_size=50", "--set", "width=8", "--set", "dense=32", "--set",
-                       "log_every=2", "--set", "threads=1")
+                       "dropout_conv=0", "--set", "dropout_fc=0", "--set", "log_every=2", "--set", "threads=1")
     assert result.returncode == 1, result.stderr
     [run] = runfolder.list_runs(tmp_path)
     step = int(run.status["detail"].removeprefix("loss is nan at step "))

@@ -30,7 +30,7 @@ pytestmark = pytest.mark.slow  # each test trains a tiny model several times (a 
 # bit the same here too (measured: identical). The tolerance allows for what the issue calls noise: kernels that
 # may pick another algorithm or reduction order after a restart (other thread counts, GPUs).
 TORCH_TOLERANCE = 1e-5
-TIMING = ("time", "iter/s", "chars/s", "img/s", "epoch_time")  # figures of speed, not of what was learnt
+TIMING = ("time", "iter/s", "chars/s", "img/s", "epoch_time", "train_time")  # figures of speed, not of what was learnt
 
 
 class StopAtSteps(RunContext):
@@ -86,7 +86,7 @@ def series(run_dir: Path) -> dict[str, list[tuple[float, float]]]:
     run = load_run_state(run_dir)
     out = {}
     for key, reduced in run.series.items():
-        if key.split("/", 1)[1] in TIMING:
+        if key.split("/", 1)[1] in TIMING or key.startswith("system/"):  # timings and samples of the machine differ
             continue
         points = reduced.reduce(10_000)
         out[key] = list(zip(points.mean_x, points.mean_y))
@@ -162,10 +162,14 @@ def test_lstm_and_gru_resumed_end_like_a_run_never_stopped(experiment, tmp_path,
     ("cnn-cifar10", {"width": "4", "dense": "16"}),
     ("cnn-bn-cifar10", {"width": "4", "dense": "16", "mixup": "0.8", "cutmix": "1.0"}),
     ("vit-cifar10", {"dim": "16", "depth": "1", "heads": "2", "warmup_epochs": "1", "attention_every": "5"}),
+    # Sequence pooling, RandAugment, Mixup / CutMix drawn per epoch; lookahead's slow weights and alternating flips.
+    ("vit-cifar10-fast", {"dim": "16", "depth": "1", "heads": "2", "warmup_epochs": "1", "attention_every": "5"}),
+    ("airbench-cifar10", {"width1": "4", "width2": "8", "width3": "8", "lookahead": "2", "warmup_epochs": "1"}),
 ])
 def test_image_models_resumed_mid_epoch_and_at_its_end_end_like_a_run_never_stopped(experiment, extra, cifar_small,
                                                                                      tmp_path, monkeypatch):
     overrides = {"dataset": f"imagefolder:{cifar_small}", "epochs": "3", "batch_size": "50", "log_every": "2",
                  "threads": "1", "misclassified": "4", "val_fraction": "0.2", **extra}
-    # 320 training images: 7 steps an epoch. Stop mid-epoch (step 4), then at the end of epoch 2 (step 14).
-    check_resume_equivalence(experiment, overrides, None, [4, 14], tmp_path, monkeypatch, tolerance=TORCH_TOLERANCE)
+    # 320 training images: 6 full batches an epoch (the last partial one is dropped). Stop mid-epoch (step 4), then at
+    # the end of epoch 2 (step 12).
+    check_resume_equivalence(experiment, overrides, None, [4, 12], tmp_path, monkeypatch, tolerance=TORCH_TOLERANCE)

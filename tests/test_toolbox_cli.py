@@ -48,7 +48,8 @@ def test_json_outputs_parse(runs):
     compared = json.loads(vitui("runs", "compare", a.name, b.name, "--json", runs_dir=runs_dir).stdout)
     assert compared[0]["params"] == 100 and compared[0]["best"] == 0.7 and compared[1]["best"] is None
     experiments = json.loads(vitui("experiments", "--json").stdout)
-    assert {"name": "mlp-mnist", "model": "mlp-numpy", "dataset": "mnist"}.items() <= experiments[4].items()
+    mlp = next(e for e in experiments if e["name"] == "mlp-mnist")
+    assert {"name": "mlp-mnist", "model": "mlp-numpy", "dataset": "mnist"}.items() <= mlp.items()
     settings = json.loads(vitui("settings", "rnn-dinos", "--json").stdout)
     assert settings["task"] == "chars" and {"name": "lr", "value": 0.01} .items() <= next(
         s for s in settings["settings"] if s["name"] == "lr").items()

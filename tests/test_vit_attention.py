@@ -1,4 +1,5 @@
-"""Tests of attention as data: class-token maps, rollout on a hand-built case, probe choice, the probe event, mixing."""
+"""Tests of attention as data: class-token maps, rollout on a hand-built case, probe choice, the probe event, sequence
+pooling's maps."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import torch
 
 from runners.attention_probe import AttentionProbe, choose_probes, class_token_maps, make_probe, rollout, rollout_maps
 from runners.data import Splits
-from runners.mixing import BatchMixer, make_mixer
 from runners.models.vit import ViT
 from vitui.core.events import Attention, event_from_dict
 
@@ -74,19 +74,6 @@ def test_probe_event_is_compact_plain_json():
     assert 0.5 < sum(sum(row) for row in event.maps[0][0][0]) <= 1.0 + 1e-3
 
 
-def test_mixup_and_cutmix_give_soft_targets_that_sum_to_one():
-    x = torch.randn(8, 3, 8, 8)
-    y = torch.arange(8) % 4
-    for mixer in (BatchMixer(mixup=0.8, cutmix=0.0, num_classes=4, seed=0),
-                  BatchMixer(mixup=0.0, cutmix=1.0, num_classes=4, seed=0)):
-        mixed, targets = mixer(x, y)
-        assert mixed.shape == x.shape and targets.shape == (8, 4)
-        torch.testing.assert_close(targets.sum(1), torch.ones(8))
-        assert (targets.gather(1, y[:, None]) >= 0).all()
-    same_x, same_y = make_mixer(0.0, 0.0, 4, 0, None)(x, y)
-    assert same_x is x and same_y is y
-
-
 def test_only_models_with_attention_are_probed():
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, (12, 16, 16, 3), dtype=np.uint8)
@@ -98,3 +85,21 @@ def test_only_models_with_attention_are_probed():
     assert probe is not None and probe.labels.tolist() == [0, 1, 2]
     assert probe(vit, 5).step == 5
     assert make_probe(splits, 0, ["a", "b", "c"], prepare, torch.device("cpu")) is None
+
+
+def test_sequence_pooling_maps_and_pooling_weights_each_sum_to_one():
+    torch.manual_seed(0)
+    model = ViT(image_size=16, patch=4, in_channels=3, num_classes=3, dim=16, depth=2, heads=2, pool="sequence")
+    images = torch.randint(0, 256, (2, 16, 16, 3), dtype=torch.uint8)
+    probe = AttentionProbe(images, torch.tensor([0, 2]), ["a", "b", "c"], lambda x: x.float().div(255).permute(0, 3, 1, 2))
+    event = probe(model, step=3)
+    assert np.asarray(event.pooling).shape == (2, 4, 4)  # one weight per patch: no class token
+    assert np.asarray(event.maps).shape == (2, 2, 2, 4, 4) and np.asarray(event.rollout).shape == (2, 4, 4)
+    for p in range(2):
+        assert abs(np.sum(event.pooling[p]) - 1) < 2e-3  # rounded to 4 decimals, 16 of them
+        assert abs(np.sum(event.rollout[p]) - 1) < 2e-3
+        assert all(abs(np.sum(head) - 1) < 2e-3 for layer in event.maps[p] for head in layer)
+    assert event_from_dict(json.loads(json.dumps(event.to_dict()))).pooling == event.pooling
+    class_token = ViT(image_size=16, patch=4, in_channels=3, num_classes=3, dim=16, depth=2, heads=2)
+    assert AttentionProbe(images, torch.tensor([0, 2]), ["a", "b", "c"],
+                          lambda x: x.float().permute(0, 3, 1, 2))(class_token, 1).pooling == []

@@ -39,19 +39,32 @@ def test_patch_must_divide_image():
 
 def test_attention_rows_sum_to_one():
     model = tiny_vit().eval()
-    _, weights = model.forward_with_attention(torch.randn(3, 3, 32, 32))
+    _, weights, pooling = model.forward_with_attention(torch.randn(3, 3, 32, 32))
+    assert pooling is None  # a class token, no pooling
     assert weights.shape == (3, 3, 4, 65, 65)  # depth, batch, heads, queries, keys
     assert (weights >= 0).all()
     torch.testing.assert_close(weights.sum(-1), torch.ones(3, 3, 4, 65))
 
 
-def test_explicit_pass_matches_fused_pass():
-    model = tiny_vit().eval()  # eval: dropout and stochastic depth off, as when probing
+@pytest.mark.parametrize("pool", ["class", "sequence"])
+def test_explicit_pass_matches_fused_pass(pool):
+    model = tiny_vit(pool=pool).eval()  # eval: dropout and stochastic depth off, as when probing
     x = torch.randn(4, 3, 32, 32)
     with torch.no_grad():
         fused = model(x)
-        explicit, _ = model.forward_with_attention(x)
+        explicit, _, _ = model.forward_with_attention(x)
     torch.testing.assert_close(explicit, fused, atol=1e-5, rtol=1e-4)
+
+
+def test_sequence_pooling_has_no_class_token_and_its_weights_sum_to_one():
+    model = tiny_vit(pool="sequence").eval()
+    assert model.tokens(torch.randn(2, 3, 32, 32)).shape == (2, 64, 32)  # 8x8 patches only
+    assert not hasattr(model, "cls_token")
+    with torch.no_grad():
+        _, weights, pooling = model.forward_with_attention(torch.randn(3, 3, 32, 32))
+    assert weights.shape == (3, 3, 4, 64, 64) and pooling.shape == (3, 64)
+    assert (pooling >= 0).all()
+    torch.testing.assert_close(pooling.sum(1), torch.ones(3))
 
 
 def test_drop_path_drops_whole_samples_and_keeps_the_mean():

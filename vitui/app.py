@@ -97,6 +97,7 @@ class VituiApp(App[int]):
         self._start_run = start_run
         self.sessions: dict[Path, RunSession] = {}
         self.farewell: list[str] = []  # printed on the terminal after the app has given it back
+        self.worker_errors: list[str] = []  # threads of the app that failed (a follower that stopped following)
         # Study folders started here (`vitui study` starts its study, then opens the app on it): where they stand is
         # printed at the end, once each.
         self.studies_started: list[Any] = []
@@ -335,6 +336,7 @@ class VituiApp(App[int]):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:
+            self.worker_errors.append(f"{event.worker.description}: {event.worker.error!r}")  # kept after the notice
             self.notify(plain(f"{event.worker.description} stopped following: {event.worker.error}"), severity="error",
                         timeout=10, markup=False)
 
@@ -359,7 +361,9 @@ class VituiApp(App[int]):
         self.push_screen(QuitDialog([s.run for s in running]), self._quit_choice)
 
     def _quit_choice(self, choice: str | None) -> None:
-        if choice == "detach":
+        if choice == "ended":  # the runs it asked about ended while it asked: nothing left to decide
+            self.exit(0)
+        elif choice == "detach":
             self.leave_runs_and_exit()
         elif choice == "stop":
             self.stop_runs_and_exit()

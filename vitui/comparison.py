@@ -12,6 +12,7 @@ from typing import Any, cast
 from vitui.render.formats import format_point
 from vitui.runstate import RunState, Trace, series_traces
 from vitui.core.experiments import flatten_config
+from vitui.core import runfolder
 from vitui.core.runfolder import RunInfo
 
 FIRST_KEYS = ("experiment", "model", "dataset")
@@ -49,6 +50,15 @@ def config_differences(configs: list[dict[str, Any]]) -> list[tuple[str, list[st
         if any(v != values[0] for v in values):
             out.append((key, [_show(v) for v in values]))
     return out
+
+
+def with_env(info: RunInfo) -> dict[str, Any]:
+    """A run's settings with its env.json under "env" (flattened to env.host, env.torch, ...), so the settings that
+    differ include where and how runs trained. Not the command line: it repeats the settings that differ, at length."""
+    env = {k: v for k, v in runfolder.load_env(info.path).items() if k != "command"}
+    if isinstance(env.get("git"), dict):
+        env = {**env, "git": env["git"].get("commit", "")[:12] + (" dirty" if env["git"].get("dirty") else "")}
+    return {**info.config, **({"env": env} if env else {})}
 
 
 def _show(value: Any) -> str:
@@ -178,6 +188,8 @@ class OverlaySource:
     @property
     def y_unit(self) -> str:
         return "%" if is_accuracy(self.key) else ""
+
+    y_span = None  # the runs' own range
 
     def traces(self, columns: int, axis: str, smoothing: float) -> list[Trace]:
         out = []

@@ -16,7 +16,7 @@ from vitui.core.models import MODELS, task_of
 from vitui.core.settings import DATASETS, IMAGEFOLDER, check_value, field_info
 
 # Shown first: the settings people change most. The rest follow in their dataclass order.
-KEY_SETTINGS = ("epochs", "iterations", "batch_size", "optimizer", "lr", "device", "seed")
+KEY_SETTINGS = ("epochs", "iterations", "batch_size", "optimizer", "lr", "device", "gpus", "seed")
 # Chosen with their own controls above the settings.
 OWN_CONTROLS = ("experiment", "model", "dataset")
 

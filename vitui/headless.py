@@ -6,6 +6,7 @@ import errno
 import os
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -14,8 +15,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from vitui.core import runfolder, stops
-from vitui.core.events import Evaluation, Event, Log, Metric, Progress, Samples, Status
-from vitui.render.formats import format_value, plain
+from vitui.core.events import Evaluation, Event, Log, Metric, Progress, Ranks, Samples, Status
+from vitui.core.ranks import launched_rank
+from vitui.render.formats import format_ranks, format_value, plain
 from vitui.render.tables import confusion_table, evaluation_table
 
 if TYPE_CHECKING:
@@ -23,14 +25,19 @@ if TYPE_CHECKING:
     from vitui.launch import RunHandle
 
 
-def format_epoch_line(metric: Metric, progress: Progress | None) -> str:
+def format_epoch_line(metric: Metric, progress: Progress | None, ranks: Ranks | None = None) -> str:
+    """One epoch's figures in a line; a distributed run's ranks (batches, speeds, straggler) on a second."""
     if progress is not None and progress.unit == "step":
         head = f"epoch {int(round(metric.epoch))}/{progress.total_epochs}"
     elif progress is not None:
         head = f"{progress.unit} {metric.step}/{progress.total_steps}"
     else:
         head = f"step {metric.step}"
-    return plain("  ".join([head, *(format_value(k, v) for k, v in metric.values.items())]))
+    line = plain("  ".join([head, *(format_value(k, v) for k, v in metric.values.items())]))
+    if ranks is not None:
+        line += "\n  " + plain(format_ranks(ranks.world_size, ranks.backend, ranks.batch_size, ranks.img_per_s,
+                                             ranks.straggler))
+    return line
 
 
 class PipeSafeConsole(Console):
@@ -69,6 +76,7 @@ class HeadlessPrinter:
                                 console=self.console, transient=True) if progress_bar else None
         self._task = None
         self._progress: Progress | None = None
+        self._ranks: Ranks | None = None
         self._last_rate = (0.0, 0)
 
     def __enter__(self) -> "HeadlessPrinter":
@@ -115,7 +123,9 @@ class HeadlessPrinter:
         if isinstance(event, Progress):
             self._on_progress(event)
         elif isinstance(event, Metric) and event.split == "epoch":
-            self.console.print(format_epoch_line(event, self._progress))
+            self.console.print(format_epoch_line(event, self._progress, self._ranks))
+        elif isinstance(event, Ranks):
+            self._ranks = event
         elif isinstance(event, Evaluation):
             self.console.print(evaluation_table(event))
             if len(event.class_names) <= 12:
@@ -213,3 +223,62 @@ def end_worker(handle: "RunHandle", grace_s: float = 60.0) -> None:
     handle.kill()
     while handle.poll():
         pass
+
+
+def run_as_rank(config: "RunConfig", runs_dir: Path, data_dir: Path | None, resume: Path | None = None) -> int:
+    """One rank of a run torchrun started (`torchrun --nproc-per-node N -m vitui run EXP --no-tui`), trained in this
+    process (torchrun watches it, and sends its signals here). Rank 0 creates the run folder and prints the run as
+    `vitui run --no-tui` does, following its log; the other ranks print nothing of their own."""
+    from runners.worker import rank_main
+
+    launched = launched_rank()
+    device, resuming = config.train.device, resume is not None
+    if launched is None or launched[0] != 0:
+        return _rank_exit(lambda: rank_main(None, str(data_dir) if data_dir else None, None, None, resuming, None,
+                                            device, False))
+    if resume is None:
+        run_dir = runfolder.create_run_dir(runs_dir, config.train.experiment or config.train.model, config.to_dict())
+    else:
+        from vitui.core.resume import prepare_resume
+
+        run_dir = Path(resume)
+        prepare_resume(run_dir, config)
+    printer = HeadlessPrinter()
+    printer.say(f"{'resuming run folder' if resume else 'run folder'} {run_dir} (rank 0 of {launched[1]})")
+    tail, done = runfolder.EventTail(run_dir), threading.Event()
+
+    def follow() -> None:
+        while not done.wait(0.2):
+            for event in tail.poll():
+                printer.handle(event)
+
+    with printer:
+        follower = threading.Thread(target=follow, name="print-run", daemon=True)
+        follower.start()
+        try:
+            code = _rank_exit(lambda: rank_main(str(run_dir), str(data_dir) if data_dir else None, None, None, resuming,
+                                                _launcher_command(), device, False))
+        finally:
+            done.set()
+            follower.join()
+            for event in tail.poll():
+                printer.handle(event)
+    return code
+
+
+def _launcher_command() -> list[str]:
+    """The command line the user typed: torchrun's (this rank's parent), else this process's own."""
+    import psutil
+
+    try:
+        return psutil.Process().parent().cmdline()
+    except (psutil.Error, AttributeError):  # no parent to read (AttributeError: parent() gave None)
+        return list(sys.orig_argv)
+
+
+def _rank_exit(train: Any) -> int:
+    """A rank's exit code: what it returned, or the status it exited with (a failed rank exits non-zero)."""
+    try:
+        return int(train())
+    except SystemExit as exit_:
+        return int(exit_.code or 0)

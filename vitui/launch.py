@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import multiprocessing
 import queue as queue_module
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 from vitui.core import runfolder, stops
 from vitui.core.experiments import RunConfig
@@ -66,8 +69,20 @@ class RunHandle:
         self.send({"action": "detach"})
 
     def kill(self) -> None:
-        if self.process.is_alive():
-            self.process.kill()
+        """SIGKILL the worker, and the ranks of a distributed run with it (its children): they would otherwise go on
+        until they noticed their supervisor gone."""
+        if not self.process.is_alive():
+            return
+        try:
+            ranks = psutil.Process(self.process.pid).children(recursive=True)
+        except psutil.Error:
+            ranks = []
+        self.process.kill()
+        for rank in ranks:
+            try:
+                rank.kill()
+            except psutil.Error:
+                pass
 
     def reap(self) -> str:
         """After the process ended: its final state, recording a crash the worker could not record."""
@@ -108,6 +123,6 @@ def start_run(config: RunConfig, runs_dir: Path, data_dir: Path | None = None, *
 
     process = mp.Process(target=run_in_process, name=f"vitui-worker-{run_dir.name}",
                          args=(str(run_dir), str(data_dir) if data_dir else None, events, control,
-                               str(run_dir / OUTPUT) if quiet else None, resume is not None))
+                               str(run_dir / OUTPUT) if quiet else None, resume is not None, list(sys.orig_argv)))
     process.start()
     return RunHandle(run_dir, process, events, control)

@@ -14,8 +14,8 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any, Iterable
 
-from vitui.core.events import Evaluation, Log
-from vitui.core.runfolder import EventReader, RunInfo
+from vitui.core.events import Evaluation, Log, System
+from vitui.core.runfolder import EventReader, RunInfo, load_env
 from vitui.render.reports import comparison_row
 from vitui.render.runs import changed_settings
 
@@ -72,18 +72,24 @@ def list_row(run: RunInfo) -> dict[str, Any]:
 
 
 def show_record(run: RunInfo) -> dict[str, Any]:
-    """What `runs show --json` says: the list's record, the whole config, status and summary, the last evaluation
-    and error from the log, and how many log lines could not be read."""
-    evaluation, error = None, None
+    """What `runs show --json` says: the list's record, the whole config, status and summary, env.json, the last
+    evaluation and error and the peaks of the machine samples from the log, and how many log lines could not be
+    read."""
+    from vitui.systemcharts import peaks
+
+    evaluation, error, samples = None, None, []
     reader = EventReader(run.path)
     for event in reader:
         if isinstance(event, Evaluation):
             evaluation = event
         elif isinstance(event, Log) and event.level == "error":
             error = event.message
+        elif isinstance(event, System):
+            samples.append(event)
     record = run_record(run)
     record.update(plain({
-        "config": run.config, "status": run.status, "summary": run.summary,
+        "config": run.config, "status": run.status, "summary": run.summary, "env": load_env(run.path),
+        "system_peaks": peaks(samples) or None,
         "evaluation": {f.name: getattr(evaluation, f.name) for f in fields(evaluation)} if evaluation else None,
         "last_error": error,
         "log": {"skipped_lines": reader.skipped, "problem": reader.problem or None},

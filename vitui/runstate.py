@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from vitui.core import runfolder
-from vitui.core.events import Evaluation, Event, Log, Metric, Progress, Resumed, Status
+from vitui.core.events import Evaluation, Event, Log, Metric, Progress, Ranks, Resumed, Status, System
 from vitui.series import ReducedSeries, ema
 
 LOG_LINES = 1000  # log lines kept for the log panel
@@ -46,6 +46,7 @@ class ChartSpec:
     readings: str = ""  # what its points are, for the note an empty chart shows: "training-loss readings"
     scale: float = 1.0  # accuracy is drawn in percent, the unit the status line and the tables use
     unit: str = ""
+    y_span: tuple[float, float] | None = None  # a y range always shown, whatever the values (CPU: 0 to 100 %)
 
 
 def _pick(*wanted: tuple[str, str, str]) -> Callable[[list[str]], list[tuple[str, str, str]]]:
@@ -140,6 +141,8 @@ class RunState:
         self._rate: deque[tuple[float, int]] = deque(maxlen=256)
         self.latest: dict[str, dict[str, float]] = {}  # newest values per split
         self.evaluation: Evaluation | None = None
+        self.system: System | None = None  # the newest sample of the machine; its history is in series "system/..."
+        self.ranks: Ranks | None = None  # a distributed run's newest pace figures
         self.logs: deque[tuple[int, Log]] = deque(maxlen=LOG_LINES)
         self.log_seq = 0
         self.extras: deque[tuple[int, Event]] = deque(maxlen=EXTRA_EVENTS)
@@ -164,10 +167,7 @@ class RunState:
             for key, value in event.values.items():
                 split_values[key] = value
                 if event.split in ("train", "epoch", "val"):
-                    series = self.series.get(f"{event.split}/{key}")
-                    if series is None:
-                        series = self.series[f"{event.split}/{key}"] = ReducedSeries(self.capacity)
-                    series.append(value, event.step, event.epoch, event.t)
+                    self._record(f"{event.split}/{key}", value, event.step, event.epoch, event.t)
         elif isinstance(event, Progress):
             self.progress = event
             self._rate.append((event.t, event.step))
@@ -182,9 +182,21 @@ class RunState:
                 self.last_error = _summary_line(event.message)
         elif isinstance(event, Evaluation):
             self.evaluation = event
+        elif isinstance(event, System):
+            self.system = event
+            for key, value in event.figures().items():  # at the training's newest step: samples carry none
+                self._record(f"system/{key}", value, self.last_step, self.last_epoch, event.t)
+        elif isinstance(event, Ranks):
+            self.ranks = event
         else:
             self.extra_seq += 1
             self.extras.append((self.extra_seq, event))
+
+    def _record(self, key: str, value: float, step: float, epoch: float, t: float) -> None:
+        series = self.series.get(key)
+        if series is None:
+            series = self.series[key] = ReducedSeries(self.capacity)
+        series.append(value, step, epoch, t)
 
     def _resume(self, event: Resumed) -> None:
         """The run goes on from its checkpoint at event.step: the readings the attempt before logged past it go (the
@@ -288,6 +300,10 @@ class SpecSource:
     @property
     def y_unit(self) -> str:
         return self.spec.unit
+
+    @property
+    def y_span(self) -> tuple[float, float] | None:
+        return self.spec.y_span
 
     def traces(self, columns: int, axis: str, smoothing: float) -> list[Trace]:
         return self.run.traces(self.spec, columns, axis, smoothing)

@@ -2,11 +2,14 @@
 
 Read top to bottom like the paper: cut the image into patches, embed each patch linearly, prepend a
 learned class token, add learned position embeddings, run pre-norm encoder blocks (multi-head
-self-attention and a GELU MLP, each inside a residual), and classify from the class token.
+self-attention and a GELU MLP, each inside a residual), and classify from the class token. With
+pool="sequence" there is no class token: the head reads a learned softmax weighting of the patch tokens
+(sequence pooling, Hassani et al. 2021, "Escaping the Big Data Paradigm with Compact Transformers").
 
 Training calls `forward`, which uses the fused kernel `F.scaled_dot_product_attention` and never
 materialises the attention matrix. `forward_with_attention` is a separate, explicit pass that also
-returns every layer's attention weights, for looking inside; it runs only when a probe asks for it.
+returns every layer's attention weights (and the pooling weights), for looking inside; it runs only when a
+probe asks for it.
 """
 
 from __future__ import annotations
@@ -119,15 +122,19 @@ class Block(nn.Module):
 class ViT(nn.Module):
     def __init__(self, *, image_size: int, patch: int, in_channels: int, num_classes: int, dim: int = 192,
                  depth: int = 6, heads: int = 3, mlp_ratio: float = 2.0, dropout: float = 0.0,
-                 drop_path: float = 0.1):
+                 drop_path: float = 0.1, pool: str = "class"):
         super().__init__()
         self.grid = grid_size(image_size, patch)
         num_patches = self.grid * self.grid
+        self.pool = pool
         # Cutting into p x p patches and applying one Linear to each flattened patch is exactly a
         # p x p convolution with stride p; the convolution does it in one fused call.
         self.to_patch_embedding = nn.Conv2d(in_channels, dim, kernel_size=patch, stride=patch)
-        self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
-        self.pos_embedding = nn.Parameter(torch.zeros(1, num_patches + 1, dim))
+        if pool == "class":
+            self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
+        else:  # one score per token; their softmax weights the tokens into what the head reads
+            self.attention_pool = nn.Linear(dim, 1)
+        self.pos_embedding = nn.Parameter(torch.zeros(1, num_patches + (pool == "class"), dim))
         self.dropout = nn.Dropout(dropout)
         # Stochastic depth grows linearly with depth (DeiT): early blocks are almost always kept.
         rates = [drop_path * i / max(1, depth - 1) for i in range(depth)]
@@ -138,30 +145,41 @@ class ViT(nn.Module):
         self.head = nn.Linear(dim, num_classes)
         self.apply(_init_weights)
         nn.init.trunc_normal_(self.pos_embedding, std=0.02)
-        nn.init.trunc_normal_(self.cls_token, std=0.02)
+        if pool == "class":
+            nn.init.trunc_normal_(self.cls_token, std=0.02)
 
     def tokens(self, img: torch.Tensor) -> torch.Tensor:
-        """(B, C, H, W) images -> (B, 1 + grid*grid, dim) tokens: class token first, then patches row by row."""
+        """(B, C, H, W) images -> (B, N, dim) tokens: the class token first (if any), then patches row by row."""
         x = self.to_patch_embedding(img)  # (B, dim, grid, grid)
         x = x.flatten(2).transpose(1, 2)  # (B, grid*grid, dim)
-        cls = self.cls_token.expand(x.shape[0], -1, -1)
-        x = torch.cat([cls, x], dim=1) + self.pos_embedding
-        return self.dropout(x)
+        if self.pool == "class":
+            x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1)
+        return self.dropout(x + self.pos_embedding)
+
+    def pooled(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The encoder's output tokens -> (what the head reads (B, dim), the pooling weights (B, N) or None)."""
+        x = self.norm(x)
+        if self.pool == "class":
+            return x[:, 0], None
+        weights = self.attention_pool(x).squeeze(-1).softmax(dim=1)  # (B, N), each row sums to 1
+        return torch.einsum("bn,bnd->bd", weights, x), weights
 
     def forward(self, img: torch.Tensor) -> torch.Tensor:
         x = self.tokens(img)
         for block in self.blocks:
             x = block(x)
-        return self.head(self.norm(x[:, 0]))  # classify from the class token
+        return self.head(self.pooled(x)[0])
 
-    def forward_with_attention(self, img: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Logits and attention weights (depth, B, heads, N, N), N = 1 + grid*grid; for probes, not training."""
+    def forward_with_attention(self, img: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Logits, attention weights (depth, B, heads, N, N) and the pooling weights (B, N), None with a class token;
+        N = grid*grid patches, plus 1 for a class token. For probes, not training."""
         x = self.tokens(img)
         weights = []
         for block in self.blocks:
             x, w = block.forward_with_weights(x)
             weights.append(w)
-        return self.head(self.norm(x[:, 0])), torch.stack(weights)
+        features, pooling = self.pooled(x)
+        return self.head(features), torch.stack(weights), pooling
 
 
 def _init_weights(module: nn.Module) -> None:
@@ -184,6 +202,6 @@ def build(args: Any, in_channels: int, num_classes: int, image_size: int) -> ViT
     try:
         return ViT(image_size=image_size, patch=args.patch, in_channels=in_channels, num_classes=num_classes,
                    dim=args.dim, depth=args.depth, heads=args.heads, mlp_ratio=args.mlp_ratio,
-                   dropout=args.dropout, drop_path=args.drop_path)
+                   dropout=args.dropout, drop_path=args.drop_path, pool=args.pool)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None

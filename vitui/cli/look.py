@@ -15,7 +15,9 @@ from vitui.cli.output import JSON_OPTION, print_json
 @app.command()
 def attention(
     run_name: str = typer.Argument(..., metavar="RUN", help="run folder, name, or a unique part of it"),
-    layer: str = typer.Option("rollout", "--layer", help="layer 1..depth, or rollout (all layers combined)"),
+    layer: Optional[str] = typer.Option(None, "--layer", help="layer 1..depth, rollout (all layers combined) or "
+                                        "pooling (a sequence-pooling ViT's pooling weights) [default: pooling where "
+                                        "the model has it, else rollout]"),
     head: str = typer.Option("mean", "--head", help="head 1..heads, or mean (average of the heads)"),
     step: Optional[int] = typer.Option(None, "--step", help="the map logged at this step or the last before it [default: newest]"),
     probe: Optional[int] = typer.Option(None, "--probe", help="only this probe image, 1..probes [default: all]"),
@@ -28,7 +30,7 @@ def attention(
     from vitui.core.events import Attention
     from vitui.core.runfolder import read_events
     from vitui.render.formats import plain
-    from vitui.render.pictures import attention_report, map_count, pick_by_step
+    from vitui.render.pictures import attention_report, map_count, map_positions, pick_by_step
 
     path = locate_run(run_name, runs_dir)
     events = [e for e in read_events(path) if isinstance(e, Attention)]
@@ -37,7 +39,13 @@ def attention(
                    f"every attention_every steps and at the end")
     event = pick_by_step(events, step)
     layers, heads = map_count(event)
-    layer_index = _choice_index("--layer", layer, "rollout", layers)
+    named = {"rollout": layers, **({"pooling": layers + 1} if event.pooling else {})}
+    if layer is None:
+        layer_index = map_positions(event) - 1
+    elif layer.strip().lower() in named:
+        layer_index = named[layer.strip().lower()]
+    else:
+        layer_index = _choice_index("--layer", layer, " or ".join(named), layers)
     head_index = _choice_index("--head", head, "mean", heads)
     if probe is not None and not 1 <= probe <= len(event.labels):
         raise fail(f"bad --probe {probe}: this run has probes 1..{len(event.labels)}")

@@ -56,9 +56,10 @@ def runs_show(run_name: str = typer.Argument(..., metavar="RUN", help="run folde
 def runs_compare(run_names: list[str] = typer.Argument(..., metavar="RUN...", help="runs to compare (names or unique parts)"),
                  runs_dir: Optional[Path] = RUNS_DIR_OPTION, as_json: bool = JSON_OPTION,
                  as_csv: bool = CSV_OPTION) -> None:
-    """Models side by side: parameters, multiply-adds per image, images/s, the best figure and when it came."""
+    """Models side by side: parameters, multiply-adds per image, images/s, the best figure and when it came; the ranks
+    of distributed runs; the settings and environments that differ."""
     from vitui.core.runfolder import find_run, load_run
-    from vitui.render.reports import comparison_table
+    from vitui.render.reports import comparison_table, differences_table, ranks_table
 
     one_format(as_json, as_csv)
     folder = runs_dir_or_default(runs_dir)
@@ -72,4 +73,9 @@ def runs_compare(run_names: list[str] = typer.Argument(..., metavar="RUN...", he
         rows = [compare_record(r) for r in runs]
         print_json(rows) if as_json else print_csv(rows, (*COMPARE_COLUMNS, "path"))
         return
-    make_console().print(comparison_table(runs))
+    console = make_console()
+    console.print(comparison_table(runs))
+    ranks = ranks_table(runs)
+    if ranks is not None:
+        console.print(ranks)
+    console.print(differences_table(runs))

@@ -32,6 +32,9 @@ def run(
     data_dir: Optional[Path] = DATA_DIR_OPTION,
     device: Optional[str] = typer.Option(None, "--device", help="auto, cpu, cuda or mps"),
     seed: Optional[int] = typer.Option(None, "--seed", help="random seed"),
+    gpus: Optional[int] = typer.Option(None, "--gpus", min=1, help="train on N ranks with DistributedDataParallel, one "
+                                       "process per GPU (with --device cpu: N CPU processes over gloo); image "
+                                       "experiments; under torchrun, torchrun's --nproc-per-node says it"),
     resume: Optional[str] = typer.Option(
         None, "--resume", metavar="RUN", help="continue a stopped, failed or crashed run from its last checkpoint, in "
         "its folder and with its settings; --set epochs=N (or iterations=N) trains a run, a completed one too, "
@@ -39,9 +42,15 @@ def run(
 ) -> None:
     """Train an experiment in a background worker process and record the run."""
     from vitui.core.experiments import resolve
+    from vitui.core.ranks import launched_rank
     from vitui.core.resume import check_resume, resume_settings
     from vitui.core.settings import parse_overrides
 
+    launched = launched_rank()  # torchrun started this process as one of its ranks
+    if launched is not None and gpus is not None and gpus != launched[1]:
+        raise fail(f"--gpus {gpus} but torchrun started {launched[1]} ranks: under torchrun leave --gpus out "
+                   f"(--nproc-per-node says how many)")
+    ranks = launched[1] if launched is not None else gpus
     if experiment is None and resume is None:
         raise fail("give an experiment to train (see `vitui experiments`), or --resume RUN to continue a run")
     resumed = locate_run(resume, runs_dir) if resume is not None else None
@@ -51,11 +60,16 @@ def run(
             overrides["device"] = device
         if seed is not None:
             overrides["seed"] = str(seed)
+        if gpus is not None or ranks is not None and ranks > 1:
+            overrides["gpus"] = str(ranks)
         # Resuming without an experiment: the run's own settings, with the overrides on top (only a longer run passes).
         config = resolve(experiment, overrides) if experiment is not None else resume_settings(resumed, overrides)
         if resumed is not None:
             check_resume(resumed, config)
     except ConfigError as exc:
+        if ranks is not None and not _takes_ranks(experiment, resumed):
+            raise fail(f"--gpus: only image experiments train on several ranks; {experiment or resumed} trains in one "
+                       f"process") from None
         raise fail(str(exc)) from None
     from vitui.core.runfolder import check_runs_dir
 
@@ -63,6 +77,14 @@ def run(
         check_runs_dir(runs_dir_or_default(runs_dir))  # a read-only or full runs folder: say so before starting
     except ConfigError as exc:
         raise fail(str(exc)) from None
+    if launched is not None:
+        from vitui.headless import run_as_rank
+
+        try:
+            code = run_as_rank(config, runs_dir_or_default(runs_dir), data_dir, resume=resumed)
+        except ConfigError as exc:  # the run folder could not be made after all
+            raise fail(str(exc)) from None
+        raise typer.Exit(code)
     if not no_tui and is_terminal():
         from vitui.app import run_app
 
@@ -77,6 +99,19 @@ def run(
     except ConfigError as exc:  # the run folder could not be made after all (the disk filled since the check)
         raise fail(str(exc)) from None
     raise typer.Exit(code)
+
+
+def _takes_ranks(experiment: Optional[str], resumed: Optional[Path]) -> bool:
+    """Whether the experiment (or the run to resume) trains an image model, the one task that runs on several ranks."""
+    from vitui.core.experiments import load_experiment_file
+    from vitui.core.models import MODELS
+    from vitui.core.runfolder import load_run
+
+    try:
+        model = (load_experiment_file(experiment) if experiment else load_run(resumed).config).get("model")
+    except ConfigError:
+        return True  # an unknown experiment: its own error says so
+    return model not in MODELS or MODELS[model].task == "image"
 
 
 @app.command()

@@ -71,7 +71,15 @@ def _check_figures(value: Any) -> Any:
     return value
 
 
-LEAVES: dict[str, Check] = {"int": _check_int, "float": _check_float, "str": _check_str, "bool": _check_bool}
+def _check_object(value: Any) -> Any:
+    """A JSON object whose keys the event's shape check looks at (a system sample's GPUs)."""
+    if type(value) is dict:
+        return value
+    raise BadEvent(f"expected an object, got {type(value).__name__}")
+
+
+LEAVES: dict[str, Check] = {"int": _check_int, "float": _check_float, "str": _check_str, "bool": _check_bool,
+                            "dict[str,Any]": _check_object}
 
 
 def _list_of(inner: Check) -> Check:
@@ -91,7 +99,7 @@ def field_check(annotation: str, name: str) -> Check:
     depth = 0
     while annotation.startswith("list[") and annotation.endswith("]"):
         annotation, depth = annotation[5:-1], depth + 1
-    check = LEAVES.get(annotation)
+    check = LEAVES.get(annotation.replace(" ", ""))
     if check is None:
         raise TypeError(f"no check for the event field type {annotation!r}")  # a new event type needs one here
     for _ in range(depth):
@@ -159,7 +167,26 @@ def _samples(d: dict[str, Any]) -> None:
     _same_length(d, "texts", "novel")
 
 
+GPU_FIGURES = ("util", "mem_used", "mem_total", "power", "temp")
+
+
+def _system(d: dict[str, Any]) -> None:
+    """Each GPU of a sample: a whole-number index, a name (text) and figures that are numbers or null."""
+    for gpu in d["gpus"]:
+        if type(gpu.get("index")) is not int or not (gpu.get("name") is None or type(gpu["name"]) is str):
+            raise BadEvent("system: a GPU without a whole-number index or a text name")
+        if any(not (gpu.get(k) is None or _number(gpu[k])) for k in GPU_FIGURES):
+            raise BadEvent("system: a GPU figure that is not a number")
+
+
+def _ranks(d: dict[str, Any]) -> None:
+    _same_length(d, "img_per_s", "busy_s")
+    if d["world_size"] < 1 or len(d["img_per_s"]) != d["world_size"]:
+        raise BadEvent("ranks: not one figure per rank")
+
+
 # Event kind -> the shape check run after the field checks.
 SHAPES: dict[str, Callable[[dict[str, Any]], None]] = {
     "attention": _attention, "misclassified": _misclassified, "evaluation": _evaluation, "samples": _samples,
+    "system": _system, "ranks": _ranks,
 }

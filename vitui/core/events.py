@@ -112,6 +112,9 @@ class Attention(Event):
     maps[p][l][h] is a grid x grid list of floats for probe p, layer l, head h: the class token's
     attention over the patches (row-major, the class token's attention to itself left out);
     rollout[p] is the attention rollout across layers for probe p, the same shape.
+    A ViT with sequence pooling has no class token: its maps are the pooled token's view (each token's
+    attention row weighted by its pooling weight), and pooling[p] is the pooling weights over the
+    patches, a grid x grid map that sums to 1 (empty for a class-token model).
     Floats are rounded to 4 decimals to keep the log compact.
     Probe images are stored once per event as nested lists of bytes (H x W x C, C = 1 or 3), so
     every event renders on its own.
@@ -126,6 +129,7 @@ class Attention(Event):
     images: list[list[list[list[int]]]]
     maps: list[list[list[list[list[float]]]]]
     rollout: list[list[list[float]]]
+    pooling: list[list[list[float]]] = field(default_factory=list)
 
 
 @dataclass
@@ -140,8 +144,60 @@ class Misclassified(Event):
     predictions: list[int]
 
 
+@dataclass
+class System(Event):
+    """A sample of the machine the worker runs on, taken every few seconds (`system_every`): CPU, memory and, where
+    NVML sees any, each visible GPU. `gpus` is empty without a GPU or without NVML."""
+
+    kind: ClassVar[str] = "system"
+    cpu_percent: float  # all cores together, 0..100
+    ram_used: int  # bytes in use on the machine
+    ram_total: int
+    rss: int  # bytes resident in the worker process itself (rank 0's in a distributed run)
+    # One dict per GPU: index, name, util (%), mem_used and mem_total (bytes), power (W), temp (degrees C); a figure
+    # the GPU does not report is None.
+    gpus: list[dict[str, Any]] = field(default_factory=list)
+
+    def figures(self) -> dict[str, float]:
+        """The sample as flat figures: cpu_percent, ram_used, rss, and gpu<i>_util, _mem_used, _power, _temp per GPU
+        (the ones it reported)."""
+        out = {"cpu_percent": float(self.cpu_percent), "ram_used": float(self.ram_used), "rss": float(self.rss)}
+        for gpu in self.gpus:
+            for key in ("util", "mem_used", "power", "temp"):
+                if isinstance(gpu.get(key), (int, float)):
+                    out[f"gpu{gpu.get('index', 0)}_{key}"] = float(gpu[key])
+        return out
+
+
+@dataclass
+class Ranks(Event):
+    """How the ranks of a distributed run (DistributedDataParallel) kept pace over the last logging interval."""
+
+    kind: ClassVar[str] = "ranks"
+    step: int
+    backend: str  # "nccl" or "gloo"
+    world_size: int
+    batch_size: int  # the global batch: every rank's batch together
+    img_per_s: list[float]  # per rank: the images it trained on over the interval's wall time
+    # Per rank: seconds from the start of each step until its gradients were ready to be shared, summed over the
+    # interval; the rest of a step is spent waiting on the slowest rank.
+    busy_s: list[float]
+
+    @property
+    def rank_batch(self) -> int:
+        return self.batch_size // max(1, self.world_size)
+
+    @property
+    def straggler(self) -> float | None:
+        """The slowest rank's busy time over the fastest's: 1.0 when they keep pace."""
+        if not self.busy_s or min(self.busy_s) <= 0:
+            return None
+        return max(self.busy_s) / min(self.busy_s)
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
-    cls.kind: cls for cls in (Metric, Progress, Log, Status, Resumed, Evaluation, Samples, Attention, Misclassified)
+    cls.kind: cls for cls in (Metric, Progress, Log, Status, Resumed, Evaluation, Samples, Attention, Misclassified,
+                              System, Ranks)
 }
 
 

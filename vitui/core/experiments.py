@@ -1,5 +1,5 @@
-"""Provides a run's resolved settings (RunConfig): from an experiment file in configs/ plus overrides, or from a
-run's config.json."""
+"""Provides a run's resolved settings (RunConfig): from an experiment file in configs/ (with its table for the device
+the run will train on) plus overrides, or from a run's config.json."""
 
 from __future__ import annotations
 
@@ -92,6 +92,21 @@ def experiment_description(name: str) -> str:
         return str(tomllib.load(fh).get("description", ""))
 
 
+DEVICE_TABLES = ("cpu", "cuda", "mps")  # an experiment file's [cuda] table (etc.) applies when training there
+
+
+def detected_device() -> str:
+    """Where device=auto will train, told without loading torch (which takes seconds): cuda when the NVIDIA driver
+    shows a GPU this process may use, else cpu."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None and visible.strip() in ("", "-1"):
+        return "cpu"
+    driver = Path("/proc/driver/nvidia/gpus")
+    if driver.is_dir() and any(driver.iterdir()) or any(Path("/dev").glob("nvidia[0-9]*")):
+        return "cuda"
+    return "cpu"
+
+
 def resolve(experiment: str, overrides: dict[str, Any] | None = None) -> RunConfig:
     """Experiment file, then overrides (strings from --set or typed values from the UI), checked."""
     data = load_experiment_file(experiment)
@@ -103,6 +118,12 @@ def resolve_dict(data: dict[str, Any], overrides: dict[str, Any]) -> RunConfig:
     data = dict(data)
     model_args = dict(data.pop("model_args", {}) or {})
     data.pop("task", None)
+    # The file's settings for the device the run trains on come first; the overrides still win over them.
+    tables = {name: data.pop(name) for name in DEVICE_TABLES if isinstance(data.get(name), dict)}
+    device = str(overrides.get("device", data.get("device", "auto")))
+    table = dict(tables.get(detected_device() if device == "auto" else device, {}))
+    model_args.update(table.pop("model_args", {}) or {})
+    data.update(table)
     model = str(overrides.get("model", data.get("model", "")))
     if model not in MODELS:
         raise ConfigError(f"unknown model {model!r}; known models: {', '.join(sorted(MODELS))}")

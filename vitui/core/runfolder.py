@@ -2,6 +2,7 @@
 
 runs/<YYYYmmdd-HHMMSS>-<experiment>/
     config.json     resolved settings, written before training starts
+    env.json        where it trained: Python, torch, CUDA, GPUs, ranks, host, command line, git commit
     events.jsonl    one JSON event per line, flushed (and fsynced at checkpoints) as written
     status.json     running / completed / failed / stopped, replaced atomically
     lock            held (flock) by the live worker; free lock + "running" means it crashed
@@ -32,8 +33,8 @@ from vitui.core.errors import RunFolderError
 from vitui.core.events import Event, event_from_dict
 from vitui.core.settings import name_problem
 
-CONFIG, EVENTS, STATUS, LOCK, SUMMARY, CHECKPOINTS, CONTROL = (
-    "config.json", "events.jsonl", "status.json", "lock", "summary.json", "checkpoints", "control.jsonl")
+CONFIG, EVENTS, STATUS, LOCK, SUMMARY, CHECKPOINTS, CONTROL, ENV = (
+    "config.json", "events.jsonl", "status.json", "lock", "summary.json", "checkpoints", "control.jsonl", "env.json")
 FINISHED = ("completed", "failed", "stopped")
 TMP_SUFFIX = ".tmp"  # a file being written: ".<name>.<random>.tmp", renamed over <name> when whole
 FULL = (errno.ENOSPC, errno.EDQUOT)  # a full disk or quota: the write fails, nothing else is wrong
@@ -479,7 +480,9 @@ STATUS_TYPES = {"state": str, "detail": str, "host": str, "pid": int, "time": Ti
                 "ended": Timestamp, "heartbeat": Timestamp}
 CONFIG_TYPES = {"task": str, "experiment": str, "model": str, "dataset": str, "model_args": dict, "log_every": int,
                 "eval_every": int, "iterations": int, "epochs": int}
-SUMMARY_TYPES = {"metrics": dict, "model": dict, "best": dict}
+SUMMARY_TYPES = {"metrics": dict, "model": dict, "best": dict, "distributed": dict}
+DISTRIBUTED_TYPES = {"world_size": int, "backend": str, "batch_size": int, "rank_batch": int, "img_per_s": float,
+                     "img_per_s_rank": list, "straggler": float}
 BEST_TYPES = {"name": str, "value": float, "step": float, "epoch": float, "time": float}
 
 
@@ -494,6 +497,10 @@ def clean_summary(summary: dict[str, Any]) -> dict[str, Any]:
     if "best" in out:
         best = _typed(out["best"], BEST_TYPES)
         out["best"] = best if "name" in best and "value" in best else {}
+    if "distributed" in out:
+        ranks = _typed(out["distributed"], DISTRIBUTED_TYPES)
+        ranks["img_per_s_rank"] = [v for v in ranks.get("img_per_s_rank", []) if _number(v)]
+        out["distributed"] = ranks if "world_size" in ranks else {}
     return out
 
 
@@ -672,6 +679,24 @@ def run_folder_problem(path: str) -> str | None:
     except OSError as exc:
         return jsonfile.reason(exc, Path(path))
     return ""
+
+
+ENV_TYPES = {"python": str, "torch": str, "cuda": str, "cudnn": int, "gpus": list, "world_size": int, "host": str,
+             "platform": str, "command": list, "git": dict}
+
+
+def load_env(run_dir: Path) -> dict[str, Any]:
+    """The run's env.json ({} for a run from before it was written, or one that cannot be read), with only values of
+    the types it is written with (lists of text, git's commit and dirty flag). Read apart from load_run, which the runs
+    list calls for every run every two seconds."""
+    env, _ = jsonfile.read_object(run_dir / ENV)
+    env = _typed(env, ENV_TYPES)
+    for key in ("gpus", "command"):
+        if key in env:
+            env[key] = [item for item in env[key] if isinstance(item, str)]
+    if "git" in env:
+        env["git"] = _typed(env["git"], {"commit": str, "dirty": bool})
+    return env
 
 
 def list_runs(runs_dir: Path) -> list[RunInfo]:

@@ -34,6 +34,8 @@ class BaseConfig:
     # A killed run (preemption, a crash) loses at most this much training: `vitui run --resume` continues from it.
     checkpoint_every: int = setting(120, "seconds between checkpoints of the whole training state (last.pt), taken "
                                     "at the next logging point; 0 = at every one", min=0, max=86_400)
+    system_every: int = setting(2, "seconds between samples of the machine (CPU, memory, GPUs) for the system tab; "
+                                "0 = off", min=0, max=3600)
 
 
 @dataclass
@@ -56,23 +58,40 @@ class ImageConfig(BaseConfig):
 
     epochs: int = setting(25, "passes over the training images", min=1, max=100_000)
     batch_size: int = setting(128, "images per step", min=1, max=1 << 20)
+    # Each rank is a process with its own device; the launcher (vitui run --gpus N, or torchrun) starts them.
+    gpus: int = setting(1, "ranks to train on, one process per GPU with DistributedDataParallel, each taking "
+                        "batch_size / gpus images a step (with device cpu: CPU processes over gloo)", min=1, max=1024)
     optimizer: str = setting("adam", "update rule", choices=("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw"))
     lr: float = setting(1e-3, "peak learning rate", min=0.0, max=100.0)
     momentum: float = setting(0.9, "momentum for momentum, nesterov and rmsprop", min=0.0, max=0.9999)
     weight_decay: float = setting(0.0, "decoupled weight decay (adamw) or the optimizer's own decay", min=0.0, max=10.0)
     l1: float = setting(0.0, "L1 penalty on weights added to the loss", min=0.0, max=10.0)
     l2: float = setting(0.0, "L2 penalty on weights added to the loss", min=0.0, max=10.0)
-    schedule: str = setting("cosine", "learning-rate schedule after warm-up", choices=("constant", "cosine", "step"))
+    schedule: str = setting("cosine", "learning-rate schedule after warm-up (linear: straight down to 0 at the end)",
+                            choices=("constant", "cosine", "step", "linear"))
     warmup_epochs: float = setting(0.0, "epochs of linear warm-up from 0 to lr", min=0.0, max=10_000.0)
     step_epochs: int = setting(10, "with schedule=step: epochs between decays", min=1, max=100_000)
     step_gamma: float = setting(0.1, "with schedule=step: factor per decay", min=0.0, max=1.0)
     grad_clip: float = setting(0.0, "clip the gradient norm to this (0 = off)", min=0.0, max=1e9)
     label_smoothing: float = setting(0.0, "label smoothing of the cross-entropy", min=0.0, max=0.99)
-    augment: str = setting("flip-crop", "augmentation of training batches", choices=("none", "flip-crop"))
+    augment: str = setting("flip-crop", "augmentation of training batches: flip-crop (4-pixel shifts, random flips) or "
+                           "translate-flip (2-pixel reflected shifts, each image flipped every other epoch)",
+                           choices=("none", "flip-crop", "translate-flip"))
+    randaugment: int = setting(0, "RandAugment on the device: operations per image after the augmentation (0 = off)",
+                               min=0, max=8)
+    randaugment_magnitude: int = setting(9, "RandAugment strength of each operation, 0 .. 30", min=0, max=30)
+    lookahead: int = setting(0, "steps between lookahead syncs of slow and fast weights (0 = off; airbench: 5)",
+                             min=0, max=10**6)
+    flip_test: bool = setting(False, "evaluate on each image and its mirror image, averaging the logits")
     eval_batch_size: int = setting(1000, "images per step when evaluating", min=1, max=1 << 20)
-    threads: int = setting(0, "CPU threads for PyTorch (0 = all cores)", min=0, max=4096)
-    amp: str = setting("auto", "mixed precision: bf16 autocast on CUDA when auto", choices=("auto", "off", "bf16"))
-    compile: bool = setting(False, "wrap the model in torch.compile")
+    threads: int = setting(0, "CPU threads for PyTorch (0 = the cores free when the run starts)", min=0, max=4096)
+    amp: str = setting("auto", "mixed precision: auto is bf16 autocast on CUDA, and on CPUs with bf16 instructions for "
+                       "models that gain from it", choices=("auto", "off", "bf16"))
+    compile: str = setting("auto", "compile the whole training step with torch.compile (auto: on CUDA only)",
+                           choices=("auto", "on", "off"))
+    compile_mode: str = setting("auto", "torch.compile mode (auto: reduce-overhead, i.e. CUDA graphs, on CUDA; "
+                                "default elsewhere)", choices=("auto", "default", "reduce-overhead", "max-autotune",
+                                                               "max-autotune-no-cudagraphs"))
     misclassified: int = setting(16, "wrong validation images kept at the end (0 = off)", min=0, max=1000)
     mixup: float = setting(0.0, "Mixup: Beta(a, a) of the blend between two images (0 = off; DeiT uses 0.8)", min=0.0, max=100.0)
     cutmix: float = setting(0.0, "CutMix: Beta(a, a) of the pasted box's share (0 = off; DeiT uses 1.0)", min=0.0, max=100.0)
@@ -144,7 +163,7 @@ def check_value(f: dataclasses.Field, value: Any) -> Any:
             if value != value:  # NaN
                 raise ValueError
         else:
-            value = str(value)
+            value = _switch_word(value) if f.metadata.get("choices") and "on" in f.metadata["choices"] else str(value)
     except (TypeError, ValueError):
         raise ConfigError(f"bad value for {f.name}: {value!r} is not {_kind_word(kind)}") from None
     meta = f.metadata
@@ -154,6 +173,14 @@ def check_value(f: dataclasses.Field, value: Any) -> Any:
     if lo is not None and value < lo or hi is not None and value > hi:
         raise ConfigError(f"bad value for {f.name}: {value!r} is outside {lo} .. {hi}")
     return value
+
+
+def _switch_word(value: Any) -> str:
+    """An on / off choice also takes true / false, as it did when it was a yes-or-no setting (older config.json)."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    low = str(value).strip().lower()
+    return {"true": "on", "yes": "on", "1": "on", "false": "off", "no": "off", "0": "off"}.get(low, str(value))
 
 
 def _kind_word(kind: type) -> str:

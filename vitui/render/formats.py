@@ -91,3 +91,19 @@ def short_value(value: str, width: int = 32) -> str:
     if kind == IMAGEFOLDER:
         value = "folder:" + path.rstrip("/").rsplit("/", 1)[-1]
     return value if len(value) <= width else value[: width - 1] + "…"
+
+
+def format_ranks(world_size: int, backend: str, batch_size: int | None, img_per_s: list[float],
+                 straggler: float | None) -> str:
+    """A distributed run's ranks in one line: "2 ranks (gloo)  batch 64 = 2 × 32  848 img/s = 425 + 423  straggler
+    1.05"; with more than four ranks, the slowest and fastest rank's speed."""
+    parts = [f"{world_size} ranks ({backend})" if backend else f"{world_size} ranks"]
+    if batch_size:
+        parts.append(f"batch {batch_size:,} = {world_size} × {batch_size // world_size:,}")
+    if img_per_s:
+        each = (" + ".join(f"{v:,.0f}" for v in img_per_s) if len(img_per_s) <= 4
+                else f"{min(img_per_s):,.0f}..{max(img_per_s):,.0f} per rank")
+        parts.append(f"{sum(img_per_s):,.0f} img/s = {each}")
+    if straggler is not None:
+        parts.append(f"straggler {straggler:.2f}")
+    return "  ".join(parts)

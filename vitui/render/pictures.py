@@ -127,11 +127,21 @@ def map_count(event: Attention) -> tuple[int, int]:
     return len(layers), len(layers[0]) if layers else 0
 
 
+def map_positions(event: Attention) -> int:
+    """How many maps a probe has across layers: each layer, the rollout, and the pooling weights of a ViT with
+    sequence pooling."""
+    layers, _ = map_count(event)
+    return layers + 1 + bool(event.pooling)
+
+
 def select_map(event: Attention, probe: int, layer: int, head: int) -> tuple[list[list[float]], str]:
-    """One map and its title. layer == layers means the rollout; head == heads means the mean over heads."""
+    """One map and its title. layer == layers means the rollout, layers + 1 the pooling weights (a ViT with
+    sequence pooling); head == heads means the mean over heads."""
     layers, heads = map_count(event)
+    if layer > layers and event.pooling:
+        return event.pooling[probe], "sequence pooling: each patch's weight in what the head reads"
     if layer >= layers:
-        return event.rollout[probe], "rollout over all layers"
+        return event.rollout[probe], "rollout over all layers" + (", read through the pooling" if event.pooling else "")
     per_head = event.maps[probe][layer]
     if head >= heads:
         grid = [[sum(h[r][c] for h in per_head) / heads for c in range(len(per_head[0][0]))]
@@ -192,12 +202,14 @@ class AttentionPanel:
 
 def attention_panel(event: Attention, *, probe: int = 0, layer: int | None = None,
                     head: int | None = None, note: str = "") -> AttentionPanel:
-    """The panel for one probe; layer None (or == layers) shows the rollout, head None (or == heads) the mean.
+    """The panel for one probe; layer None shows the last map of the cycle (the pooling weights of a ViT with
+    sequence pooling, else the rollout), == layers the rollout; head None (or == heads) the mean.
 
     `note` goes at the end of the caption line (the app puts which logged map is shown there).
     """
-    layers, heads = map_count(event)
-    return AttentionPanel(event, probe, layers if layer is None else layer, heads if head is None else head, note)
+    _, heads = map_count(event)
+    return AttentionPanel(event, probe, map_positions(event) - 1 if layer is None else layer,
+                          heads if head is None else head, note)
 
 
 def attention_report(event: Attention, *, layer: int | None = None, head: int | None = None,

@@ -80,8 +80,8 @@ class CompareScreen(Screen):
         table = Table("setting", title="settings that differ", title_justify="left", show_edge=False)
         for label in self.legend():
             table.add_column(label)
-        rows = comparison.config_differences([i.config for i in self.infos])
-        for key, values in rows:  # settings and their values as the config.json files hold them: untrusted
+        rows = comparison.config_differences([comparison.with_env(i) for i in self.infos])
+        for key, values in rows:  # settings and their values as config.json and env.json hold them: untrusted
             table.add_row(safe_text(key), *(safe_text(value) for value in values))
         if not rows:
             table.add_row("(none: same settings)", *["" for _ in self.labels])

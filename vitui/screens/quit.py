@@ -9,12 +9,14 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from vitui.messages import RunUpdated
 from vitui.render.formats import plain
 from vitui.runstate import RunState
 
 
 class QuitDialog(ModalScreen[str]):
-    """Dismisses with "detach" (leave running headless), "stop" (graceful stop, then quit) or "cancel"."""
+    """Dismisses with "detach" (leave running headless), "stop" (graceful stop, then quit) or "cancel"; with "ended"
+    when every run it asks about has ended meanwhile, so the question is moot and quitting goes ahead."""
 
     BINDINGS = [
         Binding("l", "choose('detach')", "leave running"),
@@ -43,6 +45,10 @@ class QuitDialog(ModalScreen[str]):
 
     def on_mount(self) -> None:
         self.query_one("#detach", Button).focus()
+
+    def on_run_updated(self, message: RunUpdated) -> None:
+        if not any(run.running for run in self.runs):
+            self.dismiss("ended")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id or "cancel")

@@ -29,6 +29,7 @@ from vitui.widgets.progress import RunStatusBar
 from vitui.render.formats import plain
 from vitui.render.tables import config_table
 from vitui.widgets.results import ResultsView
+from vitui.widgets.system import SystemPanel
 
 ExtraPanel = Union[NamesPanel, AttentionView, MisclassifiedView]
 
@@ -82,6 +83,7 @@ class RunScreen(Screen):
         self._results_key: tuple | None = None
         self._extra_seen = 0
         self._extras: dict[str, ExtraPanel] = {}
+        self._system: SystemPanel | None = None
 
     @property
     def stopping(self) -> bool:
@@ -145,7 +147,17 @@ class RunScreen(Screen):
                 self.summary = runfolder.load_run(self.run_dir).summary
             self.query_one(ResultsView).show(run, self.summary)
         self._deliver_extras()
+        self._show_system()
         self._update_controls()
+
+    def _show_system(self) -> None:
+        """The system tab, added with the run's first sample of the machine (a run from before them has none)."""
+        if self.run.system is None:
+            return
+        if self._system is None:  # kept here: the new pane is mounted a few messages later
+            self._system = SystemPanel(self.run, markers=self.app.no_color)
+            self.query_one(TabbedContent).add_pane(TabPane("system", self._system, id="system"))
+        self._system.show()
 
     def _update_controls(self) -> None:
         names = self._extras.get("samples")

@@ -96,6 +96,8 @@ class StudyChart:
     def y_unit(self) -> str:
         return "%" if self.key.endswith("_acc") else ""
 
+    y_span = None  # the study's own range
+
     def title(self) -> str:
         return dict(self.watch.chart_keys()).get(self.key, self.key.split("/", 1)[-1]) + ", mean ± sd over seeds"
 

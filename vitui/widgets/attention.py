@@ -1,7 +1,8 @@
 """Provides AttentionView, a Textual widget that browses a ViT's attention maps as they are logged.
 
 Keys: i / I next / previous probe image, l / L next / previous layer (the rollout comes after the
-last layer), h / H next / previous head (the mean of all heads comes after the last head),
+last layer, then a sequence-pooling ViT's pooling weights), h / H next / previous head (the mean of all
+heads comes after the last head),
 [ / ] older / newer map, end back to the newest (and follow new maps as they arrive).
 The view scrolls (arrows, page keys, the mouse wheel) when the pictures are taller than the terminal.
 """
@@ -15,7 +16,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from vitui.render.pictures import attention_panel, map_count
+from vitui.render.pictures import attention_panel, map_count, map_positions
 from vitui.core.events import Attention
 
 
@@ -41,7 +42,7 @@ class AttentionView(VerticalScroll, can_focus=True):
         self.events: list[Attention] = list(events or [])
         self.map_index: int | None = None  # None: follow the newest map
         self.probe_index = 0
-        self.layer_index: int | None = None  # None: the rollout (shown as position `layers` in the cycle)
+        self.layer_index: int | None = None  # None: the last map of the cycle (pooling weights, else the rollout)
         self.head_index: int | None = None  # None: the mean over heads
 
     def compose(self) -> ComposeResult:
@@ -71,10 +72,10 @@ class AttentionView(VerticalScroll, can_focus=True):
 
     def action_layer(self, delta: int) -> None:
         if self.current is not None:
-            layers, _ = map_count(self.current)
-            position = layers if self.layer_index is None else self.layer_index
-            position = (position + delta) % (layers + 1)
-            self.layer_index = None if position == layers else position
+            last = map_positions(self.current) - 1
+            position = last if self.layer_index is None else self.layer_index
+            position = (position + delta) % (last + 1)
+            self.layer_index = None if position == last else position
             self._draw()
 
     def action_head(self, delta: int) -> None:
@@ -107,10 +108,10 @@ class AttentionView(VerticalScroll, can_focus=True):
         if event is None:
             return Text("no attention maps yet: a ViT run logs them every attention_every steps and at the end\n"
                         "keys: i image  l layer  h head  [ ] older/newer  end newest", style="dim")
-        layers, heads = map_count(event)
+        _, heads = map_count(event)
         # A run's maps all have the same shape; clamp anyway so a stale choice never indexes past the end.
         probe = min(self.probe_index, len(event.labels) - 1)
-        layer = None if self.layer_index is None or self.layer_index >= layers else self.layer_index
+        layer = None if self.layer_index is None or self.layer_index >= map_positions(event) - 1 else self.layer_index
         head = None if self.head_index is None or self.head_index >= heads else self.head_index
         position = len(self.events) if self.map_index is None else self.map_index + 1
         note = f"map {position}/{len(self.events)}" + (", following" if self.map_index is None else "")

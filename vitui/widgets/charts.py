@@ -34,13 +34,16 @@ SMOOTHING_STEPS = (0.0, 0.3, 0.6, 0.8, 0.9, 0.95, 0.99)
 
 class ChartSource(Protocol):
     """Where a chart's lines come from: a version that changes with the data, the traces themselves, the unit
-    of their y values ("%" or ""), and why there are none when there are none."""
+    of their y values ("%" or ""), a y range always shown (or None), and why there are none when there are none."""
 
     @property
     def version(self) -> object: ...
 
     @property
     def y_unit(self) -> str: ...
+
+    @property
+    def y_span(self) -> tuple[float, float] | None: ...
 
     def traces(self, columns: int, axis: str, smoothing: float) -> list[Trace]: ...
 
@@ -141,13 +144,15 @@ class MetricChart(PlotextPlot, can_focus=True):
 
     def _draw(self, traces: list[Trace]) -> None:
         draw_traces(self.plt, traces, describe=self.describe, y_unit=self.source.y_unit, log_y=self.log_y,
-                    axis=self.axis, size=(self.size.width, self.size.height), markers=self.markers)
+                    axis=self.axis, size=(self.size.width, self.size.height), markers=self.markers,
+                    y_span=self.source.y_span)
 
 
 def draw_traces(plt, traces: list[Trace], *, describe, y_unit: str, log_y: bool, axis: str, size: tuple[int, int],
-                markers: bool = False) -> None:
+                markers: bool = False, y_span: tuple[float, float] | None = None) -> None:
     """Draw traces on a plotext figure (a widget's, or a report's that is exported as SVG): the title from
-    describe(unit), round ticks, accuracy kept within 0..100 %, bands filled in a dim shade of their colour."""
+    describe(unit), round ticks, accuracy kept within 0..100 %, bands filled in a dim shade of their colour; y_span,
+    a range always shown (CPU: 0 to 100 %)."""
     width, height = size
     plt.clear_figure()
     scale, unit = 1.0, ""
@@ -158,6 +163,8 @@ def draw_traces(plt, traces: list[Trace], *, describe, y_unit: str, log_y: bool,
     labelled = sum(1 for t in traces if t.label) > 1
     lo = min(min(t.floor or t.y) for t in traces)
     hi = max(max(t.y) for t in traces)
+    if y_span is not None:
+        lo, hi = min(lo, y_span[0]), max(hi, y_span[1])
     x_span = (max(max(t.x) for t in traces) - min(min(t.x) for t in traces)) * scale
     for trace in traces:
         xs = [x * scale for x in trace.x] if scale != 1.0 else trace.x

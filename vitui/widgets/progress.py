@@ -1,4 +1,5 @@
-"""Provides RunStatusBar: a run's state, progress bar, step / epoch counters, throughput, ETA and latest figures."""
+"""Provides RunStatusBar: a run's state, progress bar, step / epoch counters, throughput, ETA and latest figures, and a
+distributed run's ranks."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from vitui.render.formats import format_value, plain, safe_text
+from vitui.render.formats import format_ranks, format_value, plain, safe_text
 from vitui.runstate import RunState
 from vitui.render.formats import format_duration
 from vitui.core.stops import describe_end
@@ -19,7 +20,8 @@ HEADLINE_KEYS = ("val_acc", "train_acc", "val_loss")
 
 
 def status_renderable(run: RunState, stopping: bool = False) -> Group:
-    """Three lines: who and what state; the progress bar and counters; speed, time and latest figures."""
+    """Three lines: who and what state; the progress bar and counters; speed, time and latest figures. A distributed
+    run has a fourth: its ranks, the global and per-rank batch, images/s in total and per rank, the straggler ratio."""
     with run.lock:
         config, p = run.config, run.current_progress()
         symbol, style = STATE_LOOK.get(run.state, ("?", ""))
@@ -69,16 +71,21 @@ def status_renderable(run: RunState, stopping: bool = False) -> Group:
             line = safe_text(f"failed: {run.last_error or run.detail or 'no error recorded'}", style="red")
         elif run.state == "stopped" and run.detail:
             line = safe_text("  ".join([describe_end(run.state, run.detail), *facts]), style="yellow")
-        for text in (head, line):
+        lines = [head, line]
+        ranks = run.ranks
+        if ranks is not None and ranks.world_size > 1:
+            lines.append(safe_text(format_ranks(ranks.world_size, ranks.backend, ranks.batch_size, ranks.img_per_s,
+                                                ranks.straggler), style="" if run.running else "dim"))
+        for text in lines:
             text.no_wrap, text.overflow = True, "ellipsis"
-        return Group(head, bar, line)
+        return Group(head, bar, *lines[1:])
 
 
 class RunStatusBar(Static):
     """The three status lines at the top of a run screen."""
 
     DEFAULT_CSS = """
-    RunStatusBar { height: 3; padding: 0 1; }
+    RunStatusBar { height: auto; padding: 0 1; }
     """
 
     def show(self, run: RunState, stopping: bool = False) -> None:
