@@ -169,6 +169,10 @@ def test_runs_go_one_per_gpu_or_n_at_once():
     assert plan_slots(4, {"auto"}, ["0", "1"]) == ["0", "1", "0", "1"]
     assert plan_slots(None, {"cpu"}, ["0", "1"]) == [None]
     assert plan_slots(3, {"auto"}, []) == [None, None, None]
+    # runs on two ranks each (--set gpus=2): two GPUs a run, so two runs at once on four GPUs
+    assert plan_slots(None, {"auto"}, ["0", "1", "2", "3"], ranks=2) == ["0,1", "2,3"]
+    assert plan_slots(None, {"cuda"}, ["0", "1", "2"], ranks=2) == ["0,1"]  # the third GPU would not make a group
+    assert plan_slots(None, {"cuda"}, ["0"], ranks=2) == ["0"]  # too few GPUs: the run says so itself
 
 
 # --------------------------------------------------------------------------- the table

@@ -114,7 +114,8 @@ def run_here(folder, resolved: list, parallel: Optional[int], data_dir: Optional
     from vitui.studies.runner import plan_slots, visible_gpus
 
     devices = {config.train.device for _, config in resolved}
-    slots = plan_slots(parallel, devices, visible_gpus() if devices != {"cpu"} else [])
+    ranks = max(getattr(config.train, "gpus", 1) for _, config in resolved)  # image runs may train on several GPUs
+    slots = plan_slots(parallel, devices, visible_gpus() if devices != {"cpu"} else [], ranks)
     return run_study_headless(folder, {job.index: config for job, config in resolved}, folder.runs_dir, data_dir, slots)
 
 

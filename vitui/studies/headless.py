@@ -110,7 +110,7 @@ def run_study_headless(folder: StudyFolder, configs: dict[int, RunConfig], runs_
         printer.console.print(f"{done} of {len(jobs)} runs completed before: skipping them", markup=False)
     how = "one at a time" if len(slots) == 1 else f"{len(slots)} at a time"
     if any(slots):
-        how += " (GPUs " + ", ".join(str(s) for s in slots) + ")"
+        how += " (GPUs " + "; ".join(str(s) for s in slots) + ")"  # a slot of a run on two ranks is "0,1"
     if done < len(jobs):
         printer.console.print(f"running the other {len(jobs) - done}, {how}", markup=False)
     runner = StudyRunner(folder, configs, runs_dir, data_dir, slots, on_start=printer.started,

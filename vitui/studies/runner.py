@@ -43,15 +43,17 @@ def visible_gpus() -> list[str]:
     return [line.strip() for line in out.splitlines() if line.strip()]
 
 
-def plan_slots(parallel: int | None, devices: set[str], gpus: list[str]) -> list[str | None]:
+def plan_slots(parallel: int | None, devices: set[str], gpus: list[str], ranks: int = 1) -> list[str | None]:
     """What each slot's runs see as CUDA_VISIBLE_DEVICES (None: this process's own environment).
 
     On GPUs (runs not pinned to the CPU), one run per GPU unless --parallel says how many, GPUs then dealt in
-    turn; on a CPU, one run at a time unless --parallel says otherwise.
+    turn; a run on several ranks (`gpus` = `ranks`) gets that many GPUs of its own ("0,1"). On a CPU, one run at a
+    time unless --parallel says otherwise.
     """
     if gpus and devices & {"auto", "cuda"}:
-        count = parallel or len(gpus)
-        return [gpus[i % len(gpus)] for i in range(count)]
+        groups = [",".join(gpus[i:i + ranks]) for i in range(0, len(gpus) - ranks + 1, ranks)] or [",".join(gpus)]
+        count = parallel or len(groups)
+        return [groups[i % len(groups)] for i in range(count)]
     return [None] * (parallel or 1)
 
 
