@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import shutil
 from pathlib import Path
 from typing import Any, Callable
 
@@ -51,15 +52,22 @@ RUN_NUMBERS = itertools.count(1)  # run folder names stay distinct across starte
 
 class FinishedStarter:
     """A start_run for StudyRunner: each run's folder is written finished, completed with figure(config) as its
-    test_acc, or failed when `fails(config)` says so. It records the order runs were started in."""
+    test_acc, or failed when `fails(config)` says so. It records the order runs were started in, and the folders it
+    was asked to continue (`resume`), which it writes over."""
 
     def __init__(self, fails: Callable[[RunConfig], bool] = lambda config: False):
         self.fails = fails
         self.started: list[RunConfig] = []
+        self.resumed: list[Path] = []
 
-    def __call__(self, config: RunConfig, runs_dir: Path, data_dir: Path | None = None, **_: Any) -> FinishedHandle:
+    def __call__(self, config: RunConfig, runs_dir: Path, data_dir: Path | None = None, *, resume: Path | None = None,
+                 **_: Any) -> FinishedHandle:
         self.started.append(config)
         name = f"20231114-221320-{config.train.experiment}-{next(RUN_NUMBERS)}"
+        if resume is not None:
+            self.resumed.append(resume)
+            shutil.rmtree(resume)
+            runs_dir, name = resume.parent, resume.name
         acc = figure(config)
         events = [e for e in mlp_script(iterations=100, eval_every=20) if not isinstance(e, Metric) or e.split != "epoch"]
         for i, it in enumerate(range(20, 101, 20)):  # the accuracy curve rises to this run's figure

@@ -4,6 +4,7 @@ figures against the runs' summaries, the rule on the first two, bad input, the r
 from __future__ import annotations
 
 import os
+import signal
 import statistics
 import threading
 import time
@@ -12,16 +13,19 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from app_fakes import T0, write_run
 from study_fakes import FinishedStarter, figure, small_study
 from vitui.cli import app
 from vitui.core.errors import ConfigError
-from vitui.core.runfolder import load_run
+from vitui.core import stops
+from vitui.core.runfolder import load_run, write_status
+from vitui.render.studies import study_state
 from vitui.studies.definition import (grid_points, jobs, load_study, parse_grid, resolve_jobs, study_names, sweep,
                                       with_command_line)
 from vitui.studies.folder import StudyFolder, find_study, run_mark
 from vitui.studies.report import write_report
 from vitui.studies.results import study_results
-from vitui.studies.runner import StudyRunner, plan_slots
+from vitui.studies.runner import StudyRunner, plan_slots, run_to_continue
 
 
 def run_study(tmp_path: Path, study, starter: FinishedStarter, slots=(None,)) -> tuple[StudyFolder, dict]:
@@ -85,12 +89,47 @@ def test_running_again_resumes_and_skips_completed_runs(tmp_path):
     assert third.started == []
 
 
+def test_a_run_cut_short_continues_from_its_last_checkpoint_one_without_starts_afresh(tmp_path):
+    cut = {"on": True}
+    first = FinishedStarter(fails=lambda c: cut["on"] and c.train.seed == 0)
+    folder, _ = run_study(tmp_path, small_study(), first)
+    stopped, failed = (s.run.path for s in folder.job_states()[:2])  # lr=0.1 and lr=0.3, seed 0
+    write_status(stopped, "stopped", stops.by_signal(signal.SIGTERM), started=T0, ended=T0 + 5)
+    (stopped / "checkpoints").mkdir(exist_ok=True)
+    (stopped / "checkpoints" / "last.pt").write_bytes(b"the whole training state")  # failed has no last.pt
+    assert study_state(folder, folder.job_states()) == "incomplete"  # a stopped run is still to do
+    cut["on"] = False
+    time.sleep(0.01)  # the second process begins after the first one took its runs
+    second = FinishedStarter()
+    run_study(tmp_path, small_study(), second)
+    assert [(c.train.lr, c.train.seed) for c in second.started] == [(0.1, 0), (0.3, 0)]
+    assert second.resumed == [stopped]
+    states = folder.job_states()
+    assert states[0].run.path == stopped and states[1].run.path not in (stopped, failed)
+    assert all(s.done for s in states)
+
+
+def test_only_an_unfinished_run_with_a_checkpoint_of_the_same_settings_is_continued(tmp_path):
+    study = small_study()
+    (job, config), (_, other) = resolve_jobs(study)[:2]
+    run = write_run(tmp_path, "20231114-221320-mlp-mnist", config, [], "failed", {})
+    assert run_to_continue(load_run(run), config) is None  # no checkpoint
+    (run / "checkpoints").mkdir()
+    (run / "checkpoints" / "last.pt").write_bytes(b"state")
+    assert run_to_continue(load_run(run), config) == run
+    assert run_to_continue(load_run(run), other) is None  # lr 0.1 there, 0.3 here
+    assert run_to_continue(None, config) is None
+    write_status(run, "running", host="elsewhere", time=T0)
+    assert load_run(run).state == "stale" and run_to_continue(load_run(run), config) is None  # may be alive
+
+
 def test_a_failing_run_is_recorded_and_the_study_goes_on(tmp_path):
     starter = FinishedStarter(fails=lambda c: c.train.lr == 0.1 and c.train.seed == 0)
     folder, finished = run_study(tmp_path, small_study(), starter)
     assert len(starter.started) == 6  # the first run failed; the five after it ran
     states = folder.job_states()
     assert [s.state for s in states] == ["failed"] + ["completed"] * 5
+    assert study_state(folder, states) == "failed"
     results = study_results(folder)
     low = next(r for r in results.rows if r.point.label == "lr=0.1")
     assert (low.done, low.final.n) == (2, 2)  # the failed seed counts in neither mean nor spread
@@ -102,13 +141,14 @@ def test_two_processes_never_take_the_same_run(tmp_path):
     taken: list[int] = []
     lock = threading.Lock()
 
-    def start(job):
+    def start(job, previous):
         time.sleep(0.005)  # a slow spawn inside the lock: the other claimant must wait, not take it too
         path = tmp_path / f"run-{job.index}"
-        path.mkdir()
-        (path / "status.json").write_text('{"state": "running", "host": "elsewhere"}')
         with lock:
             taken.append(job.index)
+        path.mkdir(exist_ok=True)
+        # running on another host, its heart beating: not stale, so no claimant takes it again
+        write_status(path, "running", host="elsewhere")
         return path
 
     def claimant():
@@ -129,6 +169,10 @@ def test_runs_go_one_per_gpu_or_n_at_once():
     assert plan_slots(4, {"auto"}, ["0", "1"]) == ["0", "1", "0", "1"]
     assert plan_slots(None, {"cpu"}, ["0", "1"]) == [None]
     assert plan_slots(3, {"auto"}, []) == [None, None, None]
+    # runs on two ranks each (--set gpus=2): two GPUs a run, so two runs at once on four GPUs
+    assert plan_slots(None, {"auto"}, ["0", "1", "2", "3"], ranks=2) == ["0,1", "2,3"]
+    assert plan_slots(None, {"cuda"}, ["0", "1", "2"], ranks=2) == ["0,1"]  # the third GPU would not make a group
+    assert plan_slots(None, {"cuda"}, ["0"], ranks=2) == ["0"]  # too few GPUs: the run says so itself
 
 
 # --------------------------------------------------------------------------- the table
@@ -158,9 +202,21 @@ def test_the_first_two_are_compared_with_the_spread_across_seeds(tmp_path):
     folder, _ = run_study(tmp_path, close, FinishedStarter())
     assert "within the spread across seeds" in study_results(folder).verdict()
 
+    cut = small_study(name="cut")
+    folder, _ = run_study(tmp_path, cut, FinishedStarter(fails=lambda c: c.train.lr == 0.3 and c.train.seed > 0))
+    assert study_results(folder).verdict().endswith("lr=0.3 has 1 completed seed: no spread across seeds to compare "
+                                                    "the gap with (2 more of its 3 seeds to complete)")
+
     one = small_study(name="one", seeds=[0])
     folder, _ = run_study(tmp_path, one, FinishedStarter())
-    assert "no spread across seeds to compare the gap with" in study_results(folder).verdict()
+    assert study_results(folder).verdict().endswith("no spread across seeds to compare the gap with (run with "
+                                                    "--repeat 3 or more)")
+
+
+def test_a_metric_no_run_records_is_named_with_those_they_do(tmp_path):
+    folder, _ = run_study(tmp_path, small_study(metric="test_acc_typo"), FinishedStarter())
+    assert study_results(folder).verdict() == ("no completed run recorded test_acc_typo; their summaries have test_acc, "
+                                               "time, train_acc: give one of these as the metric (--metric for a sweep)")
 
 
 # --------------------------------------------------------------------------- definitions and bad input
@@ -211,6 +267,27 @@ def test_print_commands_prints_one_vitui_run_line_per_run(tmp_path):
     assert lines[0] == f"vitui run rnn-dinos --no-tui --set seed=0 --runs-dir {tmp_path}"
     assert lines[5].startswith("vitui run gru-dinos --no-tui --set seed=1")
     assert not list(tmp_path.iterdir())
+
+
+def test_vitui_study_in_a_terminal_starts_the_study_unless_it_runs_already(tmp_path, monkeypatch):
+    import vitui.app
+    import vitui.cli.studies
+    import vitui.studies.process
+
+    started = []
+    monkeypatch.setattr(vitui.cli.studies, "is_terminal", lambda *_: True)
+    monkeypatch.setattr(vitui.studies.process, "start_study_process", lambda folder, *_: started.append(folder.id))
+    monkeypatch.setattr(vitui.app, "run_app", lambda **_: 0)  # the dashboard would follow the study from its folder
+    args = ["sweep", "mlp-mnist", "--grid", "lr=0.1,0.3", "--runs-dir", str(tmp_path)]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    folder = find_study(tmp_path, "sweep-mlp-mnist")
+    assert started == [folder.id]
+    folder.add_runner()  # as the process started above would, while it runs
+    try:
+        assert CliRunner().invoke(app, args).exit_code == 0
+        assert started == [folder.id]  # followed, not started a second time
+    finally:
+        folder.remove_runner()
 
 
 def test_studies_list_and_show_in_json(tmp_path):

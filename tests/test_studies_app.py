@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from app_fakes import run_async, screen_text, wait_until
+from app_fakes import T0, run_async, screen_text, wait_until
 from study_fakes import FinishedStarter, small_study
 from vitui.app import make_app
+from vitui.core.runfolder import write_status
 from vitui.screens.launcher import LauncherScreen
 from vitui.screens.studies import StudiesScreen, StudyChartView
 from vitui.screens.study_dialogs import StudyPickerDialog, SweepDialog
@@ -31,6 +32,10 @@ class StudyStarts:
         self.folders.append(folder)
 
 
+def notices(app) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
 def finished_study(runs_dir: Path) -> StudyFolder:
     study = small_study()
     folder = StudyFolder.create(runs_dir, study)
@@ -47,6 +52,7 @@ async def test_the_studies_screen_shows_the_table_the_runs_and_the_chart(tmp_pat
         await wait_until(pilot, lambda: "81.00% ± 1.00" in screen_text(app), what="the study's table")
         text = screen_text(app)
         assert f"complete     6/6   {folder.id}" in text
+        assert " mlp-mnist: lr × 3 seeds" in text  # no description: what it varies, not its id again
         assert text.index("lr=0.3") < text.index("lr=0.1")  # best first
         assert "81.50%" in text  # the reference figure beside its point
         assert "lr=0.3 leads lr=0.1 by 20.00 points" in text.replace("\n", " ").replace("  ", " ")
@@ -109,6 +115,8 @@ async def test_w_in_the_launcher_turns_a_setting_into_a_list_of_values(tmp_path)
         await pilot.press("5", "0", "escape", "w")  # typing replaces the old value; esc leaves the field for the list
         await wait_until(pilot, lambda: isinstance(app.screen, SweepDialog), what="the sweep dialog")
         dialog = app.screen
+        box = dialog.query_one(".study-box").region
+        assert (box.x, box.y) == ((SIZE[0] - box.width) // 2, (SIZE[1] - box.height) // 2)  # centred, not at the top
         dialog.query_one("#sweep-setting").value = "lr"
         await pilot.press(*"0.1,0.2", "tab", "backspace", "3", "enter")
         await wait_until(pilot, lambda: starts.folders, what="the sweep's start")
@@ -116,4 +124,29 @@ async def test_w_in_the_launcher_turns_a_setting_into_a_list_of_values(tmp_path)
         assert study.grid == {"lr": ["0.1", "0.2"]} and study.seeds == [0, 1, 2]
         assert study.overrides["iterations"] == "50" and study.overrides["model"] == "mlp-numpy"
         await wait_until(pilot, lambda: isinstance(app.screen, StudiesScreen), what="the studies screen")
+        await pilot.press("q")
+
+
+@run_async
+async def test_r_resumes_a_stopped_study_once_and_not_one_that_is_running(tmp_path):
+    folder = finished_study(tmp_path)
+    last = folder.job_states()[-1].run.path
+    write_status(last, "stopped", "stopped by SIGINT", started=T0, ended=T0 + 5)
+    starts = StudyStarts()
+    app = make_app(tmp_path, study=folder.path, start_study=starts)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: f"incomplete   5/6   {folder.id}" in screen_text(app), what="the study")
+        await pilot.press("r")
+        await wait_until(pilot, lambda: notices(app), what="the notice")
+        assert notices(app)[-1] == f"study {folder.id} started: 1 of 6 runs to go"
+        assert [f.path for f in starts.folders] == [folder.path]
+        assert len(app.studies_started) == 1  # the study the app was opened on: its farewell is printed once
+
+        folder.add_runner()  # this process runs it now, as the process started above would
+        try:
+            await pilot.press("r")
+            await wait_until(pilot, lambda: "is running already" in notices(app)[-1], what="the refusal")
+            assert len(starts.folders) == 1
+        finally:
+            folder.remove_runner()
         await pilot.press("q")

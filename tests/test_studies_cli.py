@@ -46,16 +46,18 @@ def test_a_tiny_study_runs_end_to_end_goes_on_past_a_failure_and_resumes(tmp_pat
     assert len([p for p in tmp_path.iterdir() if p.name != "studies"]) == 12
 
 
-def test_ctrl_c_stops_the_run_in_flight_and_leaves_the_study_to_resume(tmp_path, mnist_small):
-    args = [sys.executable, "-m", "vitui", "sweep", "mlp-mnist", "--grid", "lr=0.1,0.2", "--set", "iterations=100000",
-            "--set", "eval_every=1000", "--set", "log_every=100", "--set", "per_class=50", "--no-tui",
-            "--data-dir", str(mnist_small), "--runs-dir", str(tmp_path)]
+def test_ctrl_c_stops_the_run_in_flight_and_running_again_continues_it_from_its_checkpoint(tmp_path, mnist_small):
+    # Two points: a run long enough to be cut, then a short one that must not start after the stop.
+    args = ["sweep", "mlp-mnist", "--grid", "iterations=2000,40", "--set", "eval_every=20", "--set", "log_every=20",
+            "--set", "per_class=20", "--metric", "test_acc", "--no-tui", "--data-dir", str(mnist_small),
+            "--runs-dir", str(tmp_path)]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    study = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    study = subprocess.Popen([sys.executable, "-m", "vitui", *args], env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not list(tmp_path.glob("*-mlp-mnist/events.jsonl")):
-        time.sleep(0.2)
-    time.sleep(1.0)
+    while time.monotonic() < deadline and not any('"step":100,' in p.read_text()
+                                                  for p in tmp_path.glob("*-mlp-mnist/events.jsonl")):
+        time.sleep(0.05)
     study.send_signal(signal.SIGINT)
     out, err = study.communicate(timeout=60)
     assert study.returncode == 130, err
@@ -67,3 +69,14 @@ def test_ctrl_c_stops_the_run_in_flight_and_leaves_the_study_to_resume(tmp_path,
     assert (runs[0] / "checkpoints" / "last.pt").is_file()
     shown = json.loads(run_vitui("studies", "list", "--json", "--runs-dir", str(tmp_path)).stdout)
     assert shown[0]["state"] == "incomplete" and shown[0]["completed"] == 0
+
+    again = run_vitui(*args)
+    assert again.returncode == 0, again.stderr
+    assert f"[1/2] iterations=2000 seed 0: continues {runs[0]} from its last checkpoint" in again.stdout
+    assert sorted(p for p in tmp_path.iterdir() if p.name != "studies")[0] == runs[0]
+    assert len([p for p in tmp_path.iterdir() if p.name != "studies"]) == 2  # the cut run went on in its folder
+    status = json.loads((runs[0] / "status.json").read_text())
+    assert (status["state"], status["resumed"]) == ("completed", 1)
+    resumed_at = next(json.loads(line)["message"] for line in (runs[0] / "events.jsonl").read_text().splitlines()
+                      if "resumed from checkpoints/last.pt" in line)
+    assert "at step 0," not in resumed_at

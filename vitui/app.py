@@ -98,7 +98,14 @@ class VituiApp(App[int]):
         self.sessions: dict[Path, RunSession] = {}
         self.farewell: list[str] = []  # printed on the terminal after the app has given it back
         self.worker_errors: list[str] = []  # threads of the app that failed (a follower that stopped following)
-        self.studies_started: list[Any] = []  # study folders started here: where they stand is printed at the end
+        # Study folders started here (`vitui study` starts its study, then opens the app on it): where they stand is
+        # printed at the end, once each.
+        self.studies_started: list[Any] = []
+        if study is not None:
+            from vitui.studies.folder import STUDY, StudyFolder
+
+            if (Path(study) / STUDY).is_file():
+                self.studies_started.append(StudyFolder(Path(study).resolve()))
 
     def on_mount(self) -> None:
         from vitui.screens.browser import RunsBrowserScreen
@@ -242,21 +249,29 @@ class VituiApp(App[int]):
 
         try:
             folder = StudyFolder.create(self.runs_dir, message.study)
-            self._start_study(folder, self.runs_dir, self.data_dir)
+            runners = folder.runners()
+            if not runners:
+                self._start_study(folder, self.runs_dir, self.data_dir)
         except OSError as exc:
             self.notify(f"could not start the study: {exc}", severity="error", timeout=10)
             return
-        if folder.path not in [f.path for f in self.studies_started]:
-            self.studies_started.append(folder)
-        self.notify(f"study {folder.id} started: {len(folder.jobs())} runs")
         self.show_studies(folder.path)
+        if runners:  # a second process would share its queue but run twice as many runs at once
+            self.notify(f"study {folder.id} is running already (process {', '.join(runners)}): s stops it")
+            return
+        if folder.path.resolve() not in [f.path.resolve() for f in self.studies_started]:
+            self.studies_started.append(folder)
+        states = folder.job_states()
+        done = sum(1 for s in states if s.done)
+        self.notify(f"study {folder.id} started: {len(states) - done} of {len(states)} runs to go"
+                    if done else f"study {folder.id} started: {len(states)} runs")
 
     def on_stop_study(self, message: StopStudy) -> None:
         from vitui.studies.folder import StudyFolder
         from vitui.studies.process import stop_study
 
         asked = stop_study(StudyFolder(message.folder))
-        self.notify(f"stopping {message.folder.name}: its runs in flight save a checkpoint; start it again to resume"
+        self.notify(f"stopping {message.folder.name}: its runs in flight save a checkpoint; r resumes it"
                     if asked else f"{message.folder.name} is not running here")
 
     def on_stop_run(self, message: StopRun) -> None:

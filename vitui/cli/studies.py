@@ -96,12 +96,12 @@ def start(chosen: "Study", parallel: Optional[int], no_tui: bool, print_commands
     folder = StudyFolder.create(folder_runs, chosen)
     if not no_tui and is_terminal():
         from vitui.app import run_app
-        from vitui.studies.process import start_study_process, study_farewell
+        from vitui.studies.process import start_study_process
 
-        start_study_process(folder, folder_runs, data_dir, parallel)
-        code = run_app(runs_dir=folder_runs, data_dir=data_dir, study=folder.path)
-        typer.echo(study_farewell(folder))
-        raise typer.Exit(code)
+        if not folder.runners():  # a study running already (in the background, or another terminal) is followed
+            start_study_process(folder, folder_runs, data_dir, parallel)
+        # The app prints where the study stands when it ends.
+        raise typer.Exit(run_app(runs_dir=folder_runs, data_dir=data_dir, study=folder.path))
     if not no_tui:
         typer.echo("vitui: no terminal for the dashboard, running the study headless (--no-tui skips this note)",
                    err=True)
@@ -114,7 +114,8 @@ def run_here(folder, resolved: list, parallel: Optional[int], data_dir: Optional
     from vitui.studies.runner import plan_slots, visible_gpus
 
     devices = {config.train.device for _, config in resolved}
-    slots = plan_slots(parallel, devices, visible_gpus() if devices != {"cpu"} else [])
+    ranks = max(getattr(config.train, "gpus", 1) for _, config in resolved)  # image runs may train on several GPUs
+    slots = plan_slots(parallel, devices, visible_gpus() if devices != {"cpu"} else [], ranks)
     return run_study_headless(folder, {job.index: config for job, config in resolved}, folder.runs_dir, data_dir, slots)
 
 

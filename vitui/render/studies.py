@@ -10,9 +10,9 @@ from rich.text import Text
 
 from vitui.render.formats import format_duration
 from vitui.render.runs import STATE_STYLES
-from vitui.studies.definition import experiments_of
+from vitui.studies.definition import Study, experiments_of
 from vitui.studies.folder import JobState, StudyFolder
-from vitui.studies.results import StudyResults, format_figure, format_spread
+from vitui.studies.results import StudyResults, format_figure, format_spread, run_time
 
 STUDY_STATE_STYLES = {"running": "cyan", "complete": "green", "incomplete": "yellow", "failed": "red"}
 
@@ -65,17 +65,18 @@ def runs_table(states: list[JobState], metric: str) -> Table:
         table.add_row(str(state.job.index + 1), state.job.point.label, str(state.job.seed),
                       Text(state.state, style=STATE_STYLES.get(state.state, "")),
                       format_figure(metric, value) if isinstance(value, (int, float)) else "-",
-                      format_duration(run.duration) if run is not None else "-", run.name if run is not None else "-")
+                      format_duration(run_time(run)) if run is not None else "-", run.name if run is not None else "-")
     return table
 
 
 def study_state(folder: StudyFolder, states: list[JobState]) -> str:
-    """running (a process is on it), complete (every run completed), failed (all done, some failed), or incomplete."""
+    """running (a process is on it), complete (every run completed), failed (every run ended, and those that did
+    not complete failed), or incomplete (runs pending or stopped: running the study again goes on with them)."""
     if folder.runners() or any(s.state in ("created", "running") for s in states):
         return "running"
     if all(s.done for s in states):
         return "complete"
-    if all(s.run is not None for s in states):
+    if all(s.done or s.state == "failed" for s in states):
         return "failed"
     return "incomplete"
 
@@ -88,8 +89,17 @@ def studies_table(folders: list[StudyFolder]) -> Table:
         states = folder.job_states()
         state = study_state(folder, states)
         done = sum(1 for s in states if s.done)
-        study = folder.study
-        varies = ", ".join([*(["points"] if study.points else []), *study.grid]) or "-"
         table.add_row(folder.id, Text(state, style=STUDY_STATE_STYLES.get(state, "")), f"{done}/{len(states)}",
-                      experiments_of(study), f"{varies} × {len(study.seeds)} seed{'s' if len(study.seeds) != 1 else ''}")
+                      experiments_of(folder.study), varies_text(folder.study))
     return table
+
+
+def varies_text(study: Study) -> str:
+    """What a study varies: "lr × 3 seeds", "points, lr × 1 seed"."""
+    varies = ", ".join([*(["points"] if study.points else []), *study.grid]) or "-"
+    return f"{varies} × {len(study.seeds)} seed{'s' if len(study.seeds) != 1 else ''}"
+
+
+def study_heading(study: Study) -> str:
+    """A study in one line: its description, or for a sweep (which has none) its experiment and what it varies."""
+    return study.description or f"{experiments_of(study)}: {varies_text(study)}"

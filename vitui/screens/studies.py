@@ -19,11 +19,11 @@ from textual.widgets.option_list import Option
 from vitui.messages import OpenRun, StopStudy, StudyRequested
 from vitui.render.formats import format_duration
 from vitui.render.runs import STATE_STYLES
-from vitui.render.studies import STUDY_STATE_STYLES, reference_line, results_table, study_state
+from vitui.render.studies import STUDY_STATE_STYLES, reference_line, results_table, study_heading, study_state
 from vitui.screens.run import Panels
 from vitui.screens.study_dialogs import StudyPickerDialog
 from vitui.studies.folder import StudyFolder, list_studies
-from vitui.studies.results import format_figure
+from vitui.studies.results import format_figure, run_time
 from vitui.studies.watch import StudyChart, StudyWatch
 from vitui.widgets.charts import MetricChart
 
@@ -85,7 +85,7 @@ class StudiesScreen(Screen):
         Binding("p", "next_panel", "panel"),
         Binding("n", "new_study", "new study"),
         Binding("s", "stop_study", "stop study"),
-        Binding("r", "resume_study", "resume", show=False),
+        Binding("r", "resume_study", "resume"),
     ]
     AUTO_FOCUS = "#study-list"
 
@@ -188,8 +188,7 @@ class StudiesScreen(Screen):
         results = watch.results
         assert results is not None
         study = watch.folder.study
-        self.query_one("#study-line", Static).update(Text(study.description or watch.folder.id, overflow="ellipsis",
-                                                          no_wrap=True))
+        self.query_one("#study-line", Static).update(Text(study_heading(study), overflow="ellipsis", no_wrap=True))
         notes = [Text(line) for line in (results.verdict(), reference_line(results)) if line]
         self.query_one("#study-results", Static).update(Group(results_table(results), *notes))
         self.show_runs(watch, results.metric)
@@ -259,7 +258,7 @@ def run_row(state: "JobState", run: "RunState | None", metric: str) -> list:
     return [str(state.job.index + 1), state.job.point.label, str(state.job.seed),
             Text(state.state, style=STATE_STYLES.get(state.state, "")), progress_text(state.state, run),
             format_figure(metric, figure) if isinstance(figure, (int, float)) else "-",
-            format_duration(info.duration) if info is not None else "-", info.name if info is not None else "-"]
+            format_duration(run_time(info)) if info is not None else "-", info.name if info is not None else "-"]
 
 
 def progress_text(state: str, run: "RunState | None") -> str:

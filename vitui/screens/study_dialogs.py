@@ -19,7 +19,7 @@ from vitui.studies.definition import (Study, jobs, load_study, parse_grid, resol
                                       study_names, sweep, with_command_line)
 
 DIALOG_CSS = """
-StudyPickerDialog, SweepDialog { align: center middle; }
+StudyDialog { align: center middle; }
 .study-box { width: 76; max-width: 100%; height: auto; max-height: 100%; border: round $primary;
              background: $surface; padding: 0 1; }
 .study-box .dialog-title { text-style: bold; }

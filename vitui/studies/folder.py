@@ -123,9 +123,11 @@ class StudyFolder:
     def entries(self) -> dict[str, dict[str, Any]]:
         return read_json(self.path / QUEUE, {})
 
-    def claim(self, since: float, start: Callable[[Job], Path]) -> tuple[Job, Path] | None:
-        """Take the first run nobody has done or is doing, and start it with `start` (which returns its run folder)
-        while holding the lock, so two processes never start the same run.
+    def claim(self, since: float, start: Callable[[Job, runfolder.RunInfo | None], Path]) -> tuple[Job, Path] | None:
+        """Take the first run nobody has done or is doing, and start it with `start(job, previous)` (which returns its
+        run folder) while holding the lock, so two processes never start the same run. `previous` is the run folder
+        of an earlier try that did not complete (None the first time): the starter may continue it from its last
+        checkpoint.
 
         A run that failed or was stopped is taken again only when it was taken before `since` (when this process
         began): running the command again retries it, but a process does not retry its own failures in a loop,
@@ -135,11 +137,13 @@ class StudyFolder:
             entries = self.entries()
             for job in self.jobs():
                 entry = entries.get(str(job.index))
+                previous = None
                 if entry is not None:
-                    state = runfolder.load_run(self.runs_dir / entry["run"]).state
+                    previous = runfolder.load_run(self.runs_dir / entry["run"])
+                    state = previous.state
                     if state == "completed" or state in ACTIVE or entry.get("taken", 0.0) >= since:
                         continue
-                run_dir = start(job)
+                run_dir = start(job, previous)
                 entries[str(job.index)] = {"run": run_dir.name, "taken": time.time(),
                                            "host": socket.gethostname(), "pid": os.getpid()}
                 runfolder.write_json_atomic(self.path / QUEUE, entries)

@@ -2,7 +2,8 @@
 flight when the output is a terminal, and the study's table at the end.
 
 Ctrl-C or SIGTERM stops the runs in flight gracefully (each saves a checkpoint and is marked stopped) and takes no
-new ones; a second one kills them. The same command run again resumes: completed runs are skipped.
+new ones; a second one kills them. The same command run again resumes: completed runs are skipped, and a run that
+was cut short continues from its last checkpoint.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from vitui.render.formats import format_duration
 from vitui.render.studies import reference_line, results_table
 from vitui.studies.definition import Job, experiments_of
 from vitui.studies.folder import StudyFolder
-from vitui.studies.results import format_figure, study_results
+from vitui.studies.results import format_figure, run_time, study_results
 from vitui.studies.runner import StudyRunner
 
 
@@ -48,7 +49,10 @@ class StudyPrinter:
         if self.bar:
             self.bar.stop()
 
-    def started(self, job: Job, run_dir: Path) -> None:
+    def started(self, job: Job, run_dir: Path, resumed: bool) -> None:
+        if resumed:  # said at once: the line at its end would not show where it went on from
+            self.console.print(f"[{job.index + 1}/{self.total}] {job.point.label} seed {job.seed}: continues "
+                               f"{run_dir} from its last checkpoint", markup=False)
         if self.bar:
             self._tasks[job.index] = self.bar.add_task(f"{job.point.label} seed {job.seed}", total=None)
 
@@ -78,7 +82,7 @@ def finished_line(job: Job, run_dir: Path, state: str, total: int, metric: str) 
     best = run.summary.get("best") or {}
     if state == "completed" and isinstance(best.get("value"), (int, float)):
         parts.append(f"best {best.get('name')} {format_figure(str(best.get('name')), best['value'])}")
-    parts += [format_duration(run.duration), str(run_dir)]
+    parts += [format_duration(run_time(run)), str(run_dir)]
     return "  ".join(parts)
 
 
@@ -106,7 +110,7 @@ def run_study_headless(folder: StudyFolder, configs: dict[int, RunConfig], runs_
         printer.console.print(f"{done} of {len(jobs)} runs completed before: skipping them", markup=False)
     how = "one at a time" if len(slots) == 1 else f"{len(slots)} at a time"
     if any(slots):
-        how += " (GPUs " + ", ".join(str(s) for s in slots) + ")"
+        how += " (GPUs " + "; ".join(str(s) for s in slots) + ")"  # a slot of a run on two ranks is "0,1"
     if done < len(jobs):
         printer.console.print(f"running the other {len(jobs) - done}, {how}", markup=False)
     runner = StudyRunner(folder, configs, runs_dir, data_dir, slots, on_start=printer.started,

@@ -26,7 +26,7 @@ from vitui.render.studies import reference_line, reference_text
 from vitui.runstate import load_run_state
 from vitui.studies.definition import experiments_of
 from vitui.studies.folder import StudyFolder
-from vitui.studies.results import format_figure, format_spread, study_results
+from vitui.studies.results import format_figure, format_spread, run_time, study_results
 from vitui.studies.watch import StudyChart, StudyWatch
 
 CHART_SIZE = (100, 24)  # columns and lines of an exported chart: a wide terminal's
@@ -91,7 +91,7 @@ def study_report(out: Path, folder: StudyFolder) -> list[str]:
         value = (s.run.summary.get("metrics") or {}).get(metric) if s.run is not None else None
         run_rows.append([str(s.job.index + 1), s.job.point.label, str(s.job.seed), s.state,
                          format_figure(metric, value) if isinstance(value, (int, float)) else "-",
-                         format_duration(s.run.duration) if s.run is not None else "-",
+                         format_duration(run_time(s.run)) if s.run is not None else "-",
                          f"`{s.run.name}`" if s.run is not None else "-"])
     lines += markdown_table(["#", "point", "seed", "state", metric, "time", "run folder"], run_rows) + [""]
 

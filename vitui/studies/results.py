@@ -15,6 +15,7 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
+from vitui.core.runfolder import RunInfo
 from vitui.studies.definition import Point, Study, grid_points
 from vitui.studies.folder import JobState, StudyFolder
 
@@ -103,6 +104,13 @@ def summary_figure(summary: dict[str, Any], metric: str) -> float | None:
     return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 
 
+def run_time(run: RunInfo) -> float | None:
+    """How long a run trained: its summary's `time` (the training loop's own clock, which a resumed run carries on
+    from its checkpoint) once it has one; else the run folder's start to end, which counts a resumed run's pause."""
+    value = summary_figure(run.summary, "time")
+    return value if value is not None else run.duration
+
+
 def study_results(folder: StudyFolder) -> StudyResults:
     """The study's table from its runs' summary.json files (only completed runs count)."""
     study = folder.study
@@ -126,8 +134,9 @@ def study_results(folder: StudyFolder) -> StudyResults:
             best_value = (summary.get("best") or {}).get("value")
             if isinstance(best_value, (int, float)) and math.isfinite(best_value):
                 best.values.append(float(best_value))
-            if state.run.duration is not None:
-                took.values.append(state.run.duration)
+            took_s = run_time(state.run)
+            if took_s is not None:
+                took.values.append(took_s)
         rows.append(PointResult(point, point_jobs, final, best, took, study.reference.get(point.label)))
     up = higher_is_better(metric)
     rows.sort(key=lambda r: (r.final.mean is None, -(r.final.mean or 0.0) if up else (r.final.mean or 0.0)))
@@ -156,6 +165,11 @@ def format_spread(metric: str, spread: Spread) -> str:
 def spread_verdict(results: StudyResults) -> str:
     """Does the gap between the first two points exceed the spread across seeds? (rule in the module docstring)"""
     ranked = [r for r in results.rows if r.final.mean is not None]
+    if not ranked and results.done:  # a metric no run records (a typo in --metric): say which ones they do
+        names = sorted({name for s in results.jobs if s.done and s.run is not None
+                        for name in (s.run.summary.get("metrics") or {})})
+        return (f"no completed run recorded {results.metric}; their summaries have {', '.join(names) or 'no figures'}:"
+                f" give one of these as the metric (--metric for a sweep)")
     if len(ranked) < 2:
         return ""
     first, second = ranked[0], ranked[1]
@@ -165,8 +179,11 @@ def spread_verdict(results: StudyResults) -> str:
             f"of {metric}")
     if first.final.sd is None or second.final.sd is None:
         few = first if first.final.sd is None else second
+        seeds = len(results.study.seeds)
+        advice = (f"{seeds - few.final.n} more of its {seeds} seeds to complete" if seeds > 1 else
+                  "run with --repeat 3 or more")
         return (f"{head}; {few.point.label} has {few.final.n} completed seed{'s' if few.final.n != 1 else ''}: no "
-                f"spread across seeds to compare the gap with (run with --repeat 3 or more)")
+                f"spread across seeds to compare the gap with ({advice})")
     spread = first.final.sd + second.final.sd
     seeds = f"{min(first.final.n, second.final.n)}" if first.final.n == second.final.n else \
         f"{first.final.n} and {second.final.n}"

@@ -1,5 +1,6 @@
 """Provides running a study's queue: workers started the way `vitui run` starts them, one at a time, one per GPU, or
-N at once; a run that fails is recorded and the study goes on; a stop request stops the runs in flight.
+N at once; a run that fails is recorded and the study goes on; a stop request stops the runs in flight; a run an
+earlier try left unfinished continues from its last checkpoint (as `vitui run --resume` would).
 
 Each run is an ordinary worker (vitui.launch.start_run) in its own run folder. With GPUs, each slot's worker sees
 only its own GPU through CUDA_VISIBLE_DEVICES, set in this process just while the worker is spawned (a spawned
@@ -16,9 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from vitui.core import stops
+from vitui.core import runfolder, stops
+from vitui.core.errors import ConfigError
 from vitui.core.events import Event
 from vitui.core.experiments import RunConfig
+from vitui.core.resume import check_resume
 from vitui.studies.definition import Job
 from vitui.studies.folder import StudyFolder, mark_run
 
@@ -40,16 +43,32 @@ def visible_gpus() -> list[str]:
     return [line.strip() for line in out.splitlines() if line.strip()]
 
 
-def plan_slots(parallel: int | None, devices: set[str], gpus: list[str]) -> list[str | None]:
+def plan_slots(parallel: int | None, devices: set[str], gpus: list[str], ranks: int = 1) -> list[str | None]:
     """What each slot's runs see as CUDA_VISIBLE_DEVICES (None: this process's own environment).
 
     On GPUs (runs not pinned to the CPU), one run per GPU unless --parallel says how many, GPUs then dealt in
-    turn; on a CPU, one run at a time unless --parallel says otherwise.
+    turn; a run on several ranks (`gpus` = `ranks`) gets that many GPUs of its own ("0,1"). On a CPU, one run at a
+    time unless --parallel says otherwise.
     """
     if gpus and devices & {"auto", "cuda"}:
-        count = parallel or len(gpus)
-        return [gpus[i % len(gpus)] for i in range(count)]
+        groups = [",".join(gpus[i:i + ranks]) for i in range(0, len(gpus) - ranks + 1, ranks)] or [",".join(gpus)]
+        count = parallel or len(groups)
+        return [groups[i % len(groups)] for i in range(count)]
     return [None] * (parallel or 1)
+
+
+def run_to_continue(previous: runfolder.RunInfo | None, config: RunConfig) -> Path | None:
+    """The earlier try of a run to continue from its checkpoints/last.pt, as `vitui run --resume` would: one that
+    stopped or failed (Ctrl-C, a kill, a crash, an error part-way) and left a last.pt made with these same settings.
+    None: start the run afresh in a new folder (no checkpoint, other settings, or a run on another host that may
+    still be alive)."""
+    if previous is None or previous.state not in ("stopped", "failed"):
+        return None
+    try:
+        check_resume(previous.path, config)
+    except ConfigError:
+        return None
+    return previous.path
 
 
 @dataclass
@@ -77,7 +96,7 @@ class StudyRunner:
 
     def __init__(self, folder: StudyFolder, configs: dict[int, RunConfig], runs_dir: Path, data_dir: Path | None,
                  slots: list[str | None], *, start_run: Callable[..., Any] | None = None,
-                 on_start: Callable[[Job, Path], None] = lambda job, run_dir: None,
+                 on_start: Callable[[Job, Path, bool], None] = lambda job, run_dir, resumed: None,
                  on_event: Callable[[Job, Event], None] = lambda job, event: None,
                  on_finish: Callable[[Job, Path, str], None] = lambda job, run_dir, state: None):
         if start_run is None:
@@ -91,6 +110,7 @@ class StudyRunner:
         self._stop_reason = ""
         self._kill = False
         self._asked: set[int] = set()  # runs in flight already asked to stop
+        self.continued: set[int] = set()  # runs this process continued from their last checkpoint
         self._since = time.time()
 
     # ------------------------------------------------------------------ asked from outside (signal handlers too)
@@ -139,20 +159,25 @@ class StudyRunner:
             if slot in taken:
                 continue
             # Runs taken since this process began are not taken again: a failure is not retried in a loop.
-            claimed = self.folder.claim(self._since, lambda job: self._start(job, slot))
+            claimed = self.folder.claim(self._since, lambda job, previous: self._start(job, slot, previous))
             if claimed is None:
                 return
             job, run_dir = claimed
-            self.on_start(job, run_dir)
+            self.on_start(job, run_dir, job.index in self.continued)
 
-    def _start(self, job: Job, slot: int) -> Path:
+    def _start(self, job: Job, slot: int, previous: runfolder.RunInfo | None) -> Path:
+        """Start a job's worker in `slot`: a new run, or the earlier try of it continued from its last checkpoint."""
+        config = self.configs[job.index]
+        resume = run_to_continue(previous, config)
+        if resume is not None:
+            self.continued.add(job.index)
         gpu = self.slots[slot]
         saved = os.environ.get("CUDA_VISIBLE_DEVICES")
         if gpu is not None:
             os.environ["CUDA_VISIBLE_DEVICES"] = gpu
         try:
             # quiet: a worker's own stray output goes to its run folder, not between the study's lines
-            handle = self._start_run(self.configs[job.index], self.runs_dir, self.data_dir, quiet=True)
+            handle = self._start_run(config, self.runs_dir, self.data_dir, quiet=True, resume=resume)
         finally:
             if gpu is not None:
                 if saved is None:
