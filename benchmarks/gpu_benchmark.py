@@ -15,7 +15,7 @@ The presets, most wanted first (`device=cuda` selects the experiment files' [cud
     cnn-bn-seed-recipe    cnn-bn-cifar10 with the seed's batch 128     target 80 % in 5 s of training
     vit-cifar10-fast      ViT, sequence pooling, 200 epochs            target 90 % in 300 s of training
     vit-cifar10           the ViT recipe's GPU table, 3 epochs         images/s only
-    cnn-bn-cifar10        the CNN + BatchNorm's GPU table (batch 512)  target 80 % in 5 s of training
+    cnn-bn-cifar10        the CNN + BatchNorm's GPU table (batch 1024) target 80 % in 5 s of training
 
 Figures: images/s is the median over epochs after the first (training steps only: no evaluation, checkpoints
 or compiling; the first epoch counts when it is the only one). TFLOP/s = images/s x 6 x multiply-adds per image
