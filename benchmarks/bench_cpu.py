@@ -6,7 +6,11 @@ on random images (the pixels do not change the arithmetic) in a fresh process, a
 reports images/s. `--load N` starts N busy processes beside it, to see what a shared machine does to each
 thread count (other jobs on the cores make OpenMP's waiting threads spin and stall each other).
 
-    python benchmarks/bench_cpu.py [--models cnn-bn,vit] [--threads 1,2] [--steps 20] [--load 0]
+--rounds N measures every configuration N times, taking turns, and reports the best round and the median: on
+a shared machine the best is the one least slowed by other jobs.
+
+    python benchmarks/bench_cpu.py [--models cnn-bn,vit] [--threads 1,2] [--amp off,bf16]
+                                   [--formats contiguous,channels_last] [--steps 20] [--rounds 1] [--load 0]
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import itertools
 import json
 import multiprocessing
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -71,6 +76,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--load", type=int, default=0, help="busy processes running beside the measurement")
+    parser.add_argument("--rounds", type=int, default=1, help="measurements of each configuration, taking turns")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:  # one measurement in this fresh process
@@ -85,20 +91,29 @@ def main() -> None:
     loaders = [multiprocessing.Process(target=busy, daemon=True) for _ in range(args.load)]
     for p in loaders:
         p.start()
-    rows = []
+    configs = list(itertools.product(args.models.split(","), args.threads.split(","), args.amp.split(","),
+                                     args.formats.split(",")))
+    rates: dict[tuple[str, ...], list[float]] = {config: [] for config in configs}
     try:
-        for model, threads, amp, fmt in itertools.product(args.models.split(","), args.threads.split(","),
-                                                          args.amp.split(","), args.formats.split(",")):
-            env = {**os.environ, "OMP_NUM_THREADS": threads}
-            out = subprocess.run([sys.executable, __file__, "--child", f"{model}:{threads}:{amp}:{fmt}",
-                                  "--steps", str(args.steps), "--batch", str(args.batch)],
-                                 env=env, capture_output=True, text=True, check=True)
-            rate = float(out.stdout.strip().splitlines()[-1])
-            rows.append({"model": model, "threads": int(threads), "amp": amp, "format": fmt, "img_per_s": rate})
-            print(f"{model:8}{threads:>4} threads  amp {amp:5} {fmt:15}{rate:9.1f} img/s", flush=True)
+        for round_ in range(1, args.rounds + 1):
+            for config in configs:
+                model, threads, amp, fmt = config
+                env = {**os.environ, "OMP_NUM_THREADS": threads}
+                out = subprocess.run([sys.executable, __file__, "--child", ":".join(config),
+                                      "--steps", str(args.steps), "--batch", str(args.batch)],
+                                     env=env, capture_output=True, text=True, check=True)
+                rates[config].append(float(out.stdout.strip().splitlines()[-1]))
+                print(f"round {round_}  {model:8}{threads:>4} threads  amp {amp:5} {fmt:15}"
+                      f"{rates[config][-1]:9.1f} img/s", flush=True)
     finally:
         for p in loaders:
             p.terminate()
+    rows = [{"model": model, "threads": int(threads), "amp": amp, "format": fmt, "img_per_s": max(found),
+             "median_img_per_s": statistics.median(found), "rounds": len(found)}
+            for (model, threads, amp, fmt), found in rates.items()]
+    for row in rows:
+        print(f"{row['model']:8}{row['threads']:>4} threads  amp {row['amp']:5} {row['format']:15}"
+              f"best {row['img_per_s']:9.1f}  median {row['median_img_per_s']:9.1f} img/s")
     print(json.dumps(rows))
 
 

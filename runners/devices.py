@@ -31,8 +31,9 @@ def set_threads(requested: int) -> int:
     """Give PyTorch `requested` threads; 0 means the cores free now (OMP_NUM_THREADS, when set, decides instead).
 
     Not all cores: on a shared machine a thread whose core another job holds makes the others wait at every
-    barrier. Measured on a 2-core machine beside one busy process (benchmarks/bench_cpu.py --load 1): CNN-BN
-    430 img/s with one thread, 292 with two. Returns the number in use.
+    barrier. Measured on the shared 2-core development machine (docs/results.md): CNN-BN beside one busy process
+    337 img/s with one thread, 47 with two; with both cores briefly free, 1,666 with two against 1,156 with one.
+    Returns the number in use.
     """
     if requested:
         torch.set_num_threads(requested)
@@ -50,7 +51,7 @@ def autocast_dtype(device: torch.device, amp: str, model_gains_on_cpu: bool) -> 
     """The autocast type of a run, or None for float32.
 
     amp=auto: bf16 on CUDA; on a CPU with bf16 instructions only for models that gain from it (the model table's
-    cpu_bf16: the conv nets, 2.1x for CNN-BN; the ViT ran at 0.71x, its many small matmuls pay for the casts).
+    cpu_bf16: the conv nets, 1.9x for CNN-BN on one thread; the ViT gained nothing clear, 0.91x to 1.13x).
     """
     if amp == "off":
         return None

@@ -88,7 +88,8 @@ def train(config: RunConfig, ctx: RunContext) -> dict[str, Any]:
              f"{describe(mode, amp, threads, device)}")
 
     # ---- model and optimiser
-    # channels_last: the layout convolutions are fastest in on CUDA and on CPU (1.23x for CNN-BN in float32 there)
+    # channels_last: the layout convolutions are fastest in on CUDA and on CPU (CNN-BN on one CPU thread: 1.35x in
+    # float32, 1.45x under bf16; docs/results.md)
     model = load_builder(cfg.model)(config.model_args, channels, len(classes), height).to(device)
     model = model.to(memory_format=torch.channels_last)
     if hasattr(model, "init_from_data"):  # e.g. airbench's whitening filters, from the patch covariance

@@ -93,7 +93,8 @@ class ModelSpec:
     args: type  # the model's settings dataclass
     build: str  # "module:function" that makes the model for the task's loop (imported only by the worker)
     attention: bool = False  # logs attention maps (a ViT)
-    # bf16 autocast on a CPU with bf16 instructions (AMX, AVX512-BF16): measured 2.1x for CNN-BN, 0.71x for the ViT.
+    # bf16 autocast on a CPU with bf16 instructions (AMX, AVX512-BF16): measured 1.9x for CNN-BN, no clear gain for
+    # the ViT (docs/results.md).
     cpu_bf16: bool = False
 
 
