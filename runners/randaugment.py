@@ -34,7 +34,7 @@ def rand_augment(x: torch.Tensor, ops: int, magnitude: int) -> torch.Tensor:
         for i, name in enumerate(COLOUR, start=len(GEOMETRIC)):
             if name != "identity":
                 out = torch.where((pick == i)[:, None, None, None], colour_op(name, x, sign * strength, strength), out)
-        x = out
+        x = out.clamp(0, 255)  # float rounding (autocontrast's rescaling) can land a hair past 255
     return x
 
 

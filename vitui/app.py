@@ -253,26 +253,27 @@ class VituiApp(App[int]):
             if not runners:
                 self._start_study(folder, self.runs_dir, self.data_dir)
         except OSError as exc:
-            self.notify(f"could not start the study: {exc}", severity="error", timeout=10)
+            self.notify(plain(f"could not start the study: {exc}"), severity="error", timeout=10, markup=False)
             return
         self.show_studies(folder.path)
         if runners:  # a second process would share its queue but run twice as many runs at once
-            self.notify(f"study {folder.id} is running already (process {', '.join(runners)}): s stops it")
+            self.notify(plain(f"study {folder.id} is running already (process {', '.join(runners)}): s stops it"),
+                        markup=False)
             return
         if folder.path.resolve() not in [f.path.resolve() for f in self.studies_started]:
             self.studies_started.append(folder)
         states = folder.job_states()
         done = sum(1 for s in states if s.done)
-        self.notify(f"study {folder.id} started: {len(states) - done} of {len(states)} runs to go"
-                    if done else f"study {folder.id} started: {len(states)} runs")
+        self.notify(plain(f"study {folder.id} started: {len(states) - done} of {len(states)} runs to go"
+                          if done else f"study {folder.id} started: {len(states)} runs"), markup=False)
 
     def on_stop_study(self, message: StopStudy) -> None:
         from vitui.studies.folder import StudyFolder
         from vitui.studies.process import stop_study
 
         asked = stop_study(StudyFolder(message.folder))
-        self.notify(f"stopping {message.folder.name}: its runs in flight save a checkpoint; r resumes it"
-                    if asked else f"{message.folder.name} is not running here")
+        self.notify(plain(f"stopping {message.folder.name}: its runs in flight save a checkpoint; r resumes it"
+                          if asked else f"{message.folder.name} is not running here"), markup=False)
 
     def on_stop_run(self, message: StopRun) -> None:
         session = self.sessions.get(message.run_dir)
