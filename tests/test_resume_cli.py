@@ -98,7 +98,11 @@ def test_a_crash_loses_at_most_one_checkpoint_interval_and_the_charts_go_on_with
     [resume] = [e for e in runfolder.read_events(run_dir) if isinstance(e, Resumed)]
     at_checkpoint = next(e.t for e in before if e.step == resume.step)
     lost = before[-1].t - at_checkpoint
-    assert 0 <= lost <= every + 0.5, f"lost {lost:.2f} s of training from step {resume.step} to {before[-1].step}"
+    # last.pt is due once `every` seconds have passed, and is taken at the next logging point: on a busy machine
+    # those can lie far apart, so the bound is the interval plus the longest gap between two logging points.
+    gap = max(b.t - a.t for a, b in zip(before, before[1:]))
+    assert 0 <= lost <= every + gap + 0.5, (f"lost {lost:.2f} s of training from step {resume.step} to "
+                                           f"{before[-1].step} (longest gap between logging points {gap:.2f} s)")
     assert resume.step < before[-1].step  # it really went back to the checkpoint, and logged those steps again
     assert_each_step_once(run_dir)
     status = runfolder.load_run(run_dir).status
