@@ -56,10 +56,7 @@ def write_json_atomic(path: Path, data: Any) -> None:
     file's name is unique (mkstemp: two writers never share one) and it is removed when the write fails (a full
     disk), so nothing is left behind but the old file.
     """
-    try:
-        text = json.dumps(data, indent=2, allow_nan=False).encode()
-    except ValueError:
-        text = json.dumps(_finite(data), indent=2, allow_nan=False).encode()
+    text = strict_json(data, indent=2).encode()
     fd, tmp = temporary_beside(path)
     try:
         try:
@@ -189,11 +186,7 @@ class EventLog:
         self._size = os.fstat(self._fd).st_size  # where the next line starts (only this writer appends)
 
     def write(self, event: Event) -> None:
-        data = event.to_dict()
-        try:
-            line = json.dumps(data, separators=(",", ":"), allow_nan=False)
-        except ValueError:  # a diverged loss: NaN/inf are not JSON, so they are written as null
-            line = json.dumps(_finite(data), separators=(",", ":"), allow_nan=False)
+        line = strict_json(event.to_dict(), separators=(",", ":"))
         self._append((line + "\n").encode())
 
     def _append(self, data: bytes) -> None:
@@ -216,6 +209,15 @@ class EventLog:
             os.fsync(self._fd)
             os.close(self._fd)
             self._fd = -1
+
+
+def strict_json(data: Any, **options: Any) -> str:
+    """json.dumps, with NaN and infinities (a diverged loss; not JSON) written as null. The common case, all
+    finite, pays for one dumps only."""
+    try:
+        return json.dumps(data, allow_nan=False, **options)
+    except ValueError:
+        return json.dumps(_finite(data), allow_nan=False, **options)
 
 
 def _finite(value: Any) -> Any:
