@@ -3,6 +3,7 @@ figures against the runs' summaries, the rule on the first two, bad input, the r
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import statistics
@@ -18,7 +19,7 @@ from study_fakes import FinishedStarter, figure, small_study
 from vitui.cli import app
 from vitui.core.errors import ConfigError
 from vitui.core import stops
-from vitui.core.runfolder import load_run, write_status
+from vitui.core.runfolder import CONFIG, load_run, write_status
 from vitui.render.studies import study_state
 from vitui.studies.definition import (grid_points, jobs, load_study, parse_grid, resolve_jobs, study_names, sweep,
                                       with_command_line)
@@ -147,7 +148,9 @@ def test_two_processes_never_take_the_same_run(tmp_path):
         with lock:
             taken.append(job.index)
         path.mkdir(exist_ok=True)
-        # running on another host, its heart beating: not stale, so no claimant takes it again
+        # A run folder as a worker makes one (without its config it reads as unreadable, which a claimant that
+        # began after this claim may take again), running on another host, its heart beating: not stale.
+        (path / CONFIG).write_text(json.dumps({"experiment": "mlp-mnist"}))
         write_status(path, "running", host="elsewhere")
         return path
 
